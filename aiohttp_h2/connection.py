@@ -1,0 +1,587 @@
+"""The asyncio protocol of one HTTP/2 connection.
+
+It owns the ``h2.H2Connection`` (the state machine decides every protocol question),
+turns h2's events into calls on streams, and is the only code that writes to the
+socket: whatever h2 produced during one event-loop iteration goes out in one
+``transport.write``. Outbound DATA is scheduled here, round-robin across streams
+within the peer's windows, so a large download cannot starve small responses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+import h2.config
+import h2.connection
+import h2.events
+import h2.exceptions
+import h2.settings
+from aiohttp.streams import StreamReader
+
+from .message import RequestRejected, parse_request_headers
+from .pipeline import serve_stream
+from .stream import H2Stream
+from .writer import H2StreamWriter
+
+if TYPE_CHECKING:
+    from .context import ServerContext
+    from .upgrade import UpgradeRequest
+
+__all__ = ("H2Protocol",)
+
+logger = logging.getLogger("aiohttp_h2")
+
+NO_ERROR = 0x0
+PROTOCOL_ERROR = 0x1
+INTERNAL_ERROR = 0x2
+REFUSED_STREAM = 0x7
+CANCEL = 0x8
+ENHANCE_YOUR_CALM = 0xB
+
+# Bytes handed to h2 between two socket writes; bounds the memory one flush can take
+# and lets other streams' frames interleave on the next loop iteration.
+_FLUSH_BUDGET = 256 * 1024
+
+_H2_CONFIG = h2.config.H2Configuration(
+    client_side=False,
+    header_encoding=None,
+    validate_outbound_headers=True,
+    normalize_outbound_headers=False,
+    validate_inbound_headers=True,
+    normalize_inbound_headers=True,
+)
+
+
+class _LocalSettings(h2.settings.Settings):
+    """Our SETTINGS, with h2's own stream-count check set above the advertised limit.
+
+    The advertised MAX_CONCURRENT_STREAMS is enforced by ``H2Protocol`` with
+    REFUSED_STREAM (the connection lives); h2 alone would make the excess a
+    connection error, even for streams a peer opened before it saw our SETTINGS.
+    """
+
+    hard_stream_limit = 2**31 - 1
+
+    @property
+    def max_concurrent_streams(self) -> int:
+        return self.hard_stream_limit
+
+
+class H2Protocol(asyncio.Protocol):
+    """One HTTP/2 connection. Created by the dispatcher once HTTP/2 is chosen."""
+
+    def __init__(self, ctx: ServerContext, upgrade: UpgradeRequest | None = None) -> None:
+        self.ctx = ctx
+        self.settings = settings = ctx.settings
+        self.loop = ctx.loop
+        self._upgrade = upgrade
+        self.transport: asyncio.Transport | None = None
+        self._task_handler = None  # read by web.Server.connection_lost
+        self.h2 = h2.connection.H2Connection(config=_H2_CONFIG)
+        self.streams: dict[int, H2Stream] = {}
+        self._sending: dict[H2Stream, None] = {}
+        self.write_paused = False
+        self._flush_scheduled = False
+        self._budget = _FLUSH_BUDGET
+        self._closing = False
+        self._draining = False
+        self._closed = False
+        self._conn_credit = 0
+        self._conn_credit_threshold = settings.connection_window_size // 2
+        self.stream_credit_threshold = settings.initial_window_size // 2
+        self._idle_handle: asyncio.TimerHandle | None = None
+        self._last_stream_id = 0
+        self.ssl_context: Any = None
+        self.peername: Any = None
+        self.sockname: Any = None
+        self._drained: asyncio.Future[None] | None = None
+
+    # ---------------------------------------------------------------- asyncio
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.ssl_context = transport.get_extra_info("sslcontext")
+        self.peername = transport.get_extra_info("peername")
+        self.sockname = transport.get_extra_info("sockname")
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            _set_nodelay(sock)
+        self.ctx.server.connection_made(self, transport)
+
+        settings = self.settings
+        conn = self.h2
+        local = _LocalSettings(
+            client=False,
+            initial_values={
+                h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: settings.max_concurrent_streams,
+                h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: settings.max_header_list_size,
+                h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: settings.initial_window_size,
+                h2.settings.SettingCodes.MAX_FRAME_SIZE: settings.max_frame_size,
+                h2.settings.SettingCodes.ENABLE_PUSH: 0,
+            },
+        )
+        local.hard_stream_limit = max(2 * settings.max_concurrent_streams, settings.max_concurrent_streams + 100)
+        conn.local_settings = local
+        # Replacing local_settings does not move h2's enforced limits; set them too.
+        # Raising them before the peer's ACK is safe: the peer cannot rely on more.
+        conn.max_inbound_frame_size = settings.max_frame_size
+        # Decode up to twice the advertised size so that a moderately large header
+        # list gets a 431 on its stream instead of killing the connection.
+        conn.decoder.max_header_list_size = 2 * settings.max_header_list_size
+        if self._upgrade is not None:
+            conn.initiate_upgrade_connection(self._upgrade.settings_header)
+        else:
+            conn.initiate_connection()
+        extra = settings.connection_window_size - 65535
+        if extra > 0:
+            conn.increment_flow_control_window(extra)
+        self._flush()
+        self._arm_idle()
+        if self._upgrade is not None:
+            upgrade, self._upgrade = self._upgrade, None
+            self._start_upgraded_stream(upgrade)
+
+    def data_received(self, data: bytes) -> None:
+        if self._closed:
+            return
+        try:
+            events = self.h2.receive_data(data)
+        except h2.exceptions.ProtocolError as exc:
+            # h2 has already queued the GOAWAY with the right error code.
+            logger.info("HTTP/2 connection error from %s: %s", _peer(self.peername), exc)
+            self._terminate(ConnectionResetError(f"HTTP/2 connection error: {exc}"))
+            return
+        except Exception:
+            logger.exception("Unexpected error processing HTTP/2 data from %s", _peer(self.peername))
+            self._goaway_and_close(INTERNAL_ERROR)
+            return
+        try:
+            for event in events:
+                self._handle_event(event)
+        except h2.exceptions.ProtocolError as exc:
+            logger.info("HTTP/2 connection error from %s: %s", _peer(self.peername), exc)
+            self._terminate(ConnectionResetError(f"HTTP/2 connection error: {exc}"))
+            return
+        self._schedule_flush()
+
+    def eof_received(self) -> bool | None:
+        return None
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._closed = True
+        if self._idle_handle is not None:
+            self._idle_handle.cancel()
+            self._idle_handle = None
+        lost = ConnectionResetError("HTTP/2 connection lost")
+        for stream in list(self.streams.values()):
+            self._abort_stream(stream, lost)
+        self._sending.clear()
+        self.ctx.server.connection_lost(self, exc)
+        if self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
+        self.transport = None
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        if self._sending:
+            self._pump()
+        for stream in list(self.streams.values()):
+            stream.wake_if_drained()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        transport = self.transport
+        if transport is None:
+            return default
+        return transport.get_extra_info(name, default)
+
+    # ----------------------------------------------------------------- events
+    def _handle_event(self, event: h2.events.Event) -> None:
+        if isinstance(event, h2.events.DataReceived):
+            self._on_data(event)
+        elif isinstance(event, h2.events.RequestReceived):
+            self._on_request(event)
+        elif isinstance(event, h2.events.StreamEnded):
+            stream = self.streams.get(event.stream_id)  # type: ignore[arg-type]
+            if stream is not None:
+                stream.end_received()
+                self.maybe_forget(stream)
+        elif isinstance(event, h2.events.StreamReset):
+            self._on_reset(event)
+        elif isinstance(event, (h2.events.WindowUpdated, h2.events.RemoteSettingsChanged)):
+            if self._sending:
+                self._pump()
+        elif isinstance(event, h2.events.TrailersReceived):
+            # aiohttp has no request-trailer API; the body simply ends here.
+            pass
+        elif isinstance(event, h2.events.ConnectionTerminated):
+            self._on_goaway(event)
+
+    def _on_request(self, event: h2.events.RequestReceived) -> None:
+        stream_id = event.stream_id
+        assert stream_id is not None and event.headers is not None
+        if self._draining or self._closing:
+            self._reset_id(stream_id, REFUSED_STREAM)
+            return
+        if len(self.streams) >= self.settings.max_concurrent_streams:
+            self._reset_id(stream_id, REFUSED_STREAM)
+            return
+        try:
+            head = parse_request_headers(
+                event.headers,  # type: ignore[arg-type]
+                max_headers=self.ctx.max_headers,
+                max_field_size=self.ctx.max_field_size,
+                max_header_list_size=self.settings.max_header_list_size,
+            )
+        except RequestRejected as exc:
+            if exc.status is None:
+                logger.info("Malformed HTTP/2 request from %s on stream %d: %s", _peer(self.peername), stream_id, exc.reason)
+                self._reset_id(stream_id, PROTOCOL_ERROR)
+                return
+            self._reject(stream_id, exc.status, event.stream_ended is not None)
+            return
+        self._last_stream_id = stream_id
+        self._start_stream(stream_id, head.message, head.expect_continue, event.stream_ended is not None)
+
+    def _start_stream(
+        self, stream_id: int, message: Any, expect_continue: bool, ended: bool, handler: Any = None
+    ) -> H2Stream:
+        ctx = self.ctx
+        stream = H2Stream(self, stream_id, message.method)
+        stream.expect_continue = expect_continue
+        if not ended:
+            stream.reader = StreamReader(stream, ctx.read_bufsize, loop=self.loop)  # type: ignore[arg-type]
+        else:
+            stream.remote_ended = True
+        stream.writer = H2StreamWriter(stream)
+        self.streams[stream_id] = stream
+        if self._idle_handle is not None:
+            self._idle_handle.cancel()
+            self._idle_handle = None
+        ctx.server.requests_count += 1
+        stream.task = self.loop.create_task(serve_stream(stream, message, handler))
+        return stream
+
+    def _reject(self, stream_id: int, status: int, ended: bool) -> None:
+        """Answer a request we will not build (431) without involving the app."""
+        from aiohttp import web
+
+        async def reject(request: Any) -> web.StreamResponse:
+            return web.Response(status=status, text=f"{status}: request header fields too large")
+
+        message = _rejected_message()
+        self._start_stream(stream_id, message, False, ended, handler=reject)
+
+    def _on_data(self, event: h2.events.DataReceived) -> None:
+        size = event.flow_controlled_length or 0
+        # Connection-level credit goes back at once: every stream is bounded by
+        # its own window, so the connection window only needs to cover the sum.
+        self._conn_credit += size
+        if self._conn_credit >= self._conn_credit_threshold:
+            credit, self._conn_credit = self._conn_credit, 0
+            self.h2.increment_flow_control_window(credit)
+        stream = self.streams.get(event.stream_id)  # type: ignore[arg-type]
+        if stream is None:
+            return
+        stream.data_received(event.data or b"", size)
+
+    def _on_reset(self, event: h2.events.StreamReset) -> None:
+        stream = self.streams.get(event.stream_id)  # type: ignore[arg-type]
+        if stream is None:
+            return
+        code = int(event.error_code) if event.error_code is not None else 0
+        self._abort_stream(stream, ConnectionResetError(f"HTTP/2 stream reset by peer (error code {code})"))
+
+    def _on_goaway(self, event: h2.events.ConnectionTerminated) -> None:
+        # h2 4.x cannot send anything once GOAWAY was received: end like a lost connection.
+        self._terminate(ConnectionResetError("peer sent GOAWAY"))
+
+    def _abort_stream(self, stream: H2Stream, exc: BaseException) -> None:
+        self._sending.pop(stream, None)
+        stream.abort(exc)
+        task = stream.task
+        if task is not None and not task.done():
+            if self.settings.cancel_handler_on_reset or self.ctx.handler_cancellation:
+                task.cancel()
+        self.maybe_forget(stream)
+
+    # --------------------------------------------------------------- outbound
+    def send_interim(self, stream: H2Stream, status: int) -> None:
+        if not self._can_send():
+            return
+        try:
+            self.h2.send_headers(stream.stream_id, [(b":status", str(status).encode("ascii"))])
+        except h2.exceptions.ProtocolError:
+            return
+        self._schedule_flush()
+
+    def send_headers(self, stream: H2Stream, block: list[tuple[bytes, bytes]], end_stream: bool) -> None:
+        if not self._can_send():
+            raise ConnectionResetError("HTTP/2 connection is closed")
+        try:
+            self.h2.send_headers(stream.stream_id, block, end_stream=end_stream)
+        except h2.exceptions.StreamClosedError as exc:
+            raise ConnectionResetError("HTTP/2 stream is closed") from exc
+        self._schedule_flush()
+
+    def schedule_send(self, stream: H2Stream) -> None:
+        self._sending[stream] = None
+        if not self.write_paused:
+            self._pump()
+
+    def _pump(self) -> None:
+        """Send queued DATA, one frame per stream per round, within the windows."""
+        conn = self.h2
+        sending = self._sending
+        if not self._can_send():
+            return
+        max_frame = conn.max_outbound_frame_size
+        sent_any = False
+        while sending and self._budget > 0 and not self.write_paused:
+            progressed = False
+            for stream in list(sending):
+                buffer = stream.out_buffer
+                stream_id = stream.stream_id
+                if buffer:
+                    try:
+                        window = conn.local_flow_control_window(stream_id)
+                    except h2.exceptions.ProtocolError:
+                        del sending[stream]
+                        continue
+                    if window <= 0:
+                        continue
+                    size = min(window, max_frame, len(buffer), self._budget)
+                    chunk = bytes(buffer[:size])
+                    del buffer[:size]
+                    end = stream.end_pending and not buffer
+                    try:
+                        conn.send_data(stream_id, chunk, end_stream=end)
+                    except h2.exceptions.ProtocolError:
+                        del sending[stream]
+                        stream.abort(ConnectionResetError("HTTP/2 stream is closed"))
+                        continue
+                    self._budget -= size
+                    progressed = sent_any = True
+                    if end:
+                        stream.end_pending = False
+                        stream.local_ended = True
+                        del sending[stream]
+                        self._stream_finished_sending(stream)
+                    stream.wake_if_drained()
+                elif stream.end_pending:
+                    stream.end_pending = False
+                    stream.local_ended = True
+                    del sending[stream]
+                    try:
+                        conn.end_stream(stream_id)
+                    except h2.exceptions.ProtocolError:
+                        continue
+                    progressed = sent_any = True
+                    self._stream_finished_sending(stream)
+                else:
+                    del sending[stream]
+                    stream.wake_if_drained()
+                if self._budget <= 0:
+                    break
+            if not progressed:
+                break
+            if conn.outbound_flow_control_window <= 0:
+                break
+        if sent_any:
+            self._schedule_flush()
+
+    def _stream_finished_sending(self, stream: H2Stream) -> None:
+        self.maybe_forget(stream)
+
+    def reset_stream(self, stream: H2Stream, error_code: int) -> None:
+        self._sending.pop(stream, None)
+        self._reset_id(stream.stream_id, error_code)
+
+    def _reset_id(self, stream_id: int, error_code: int) -> None:
+        if not self._can_send():
+            return
+        try:
+            self.h2.reset_stream(stream_id, error_code)
+        except h2.exceptions.ProtocolError:
+            return
+        self._schedule_flush()
+
+    def credit_stream(self, stream: H2Stream, size: int) -> None:
+        if stream.remote_ended or stream.closed or not self._can_send():
+            return
+        try:
+            self.h2.increment_flow_control_window(size, stream_id=stream.stream_id)
+        except (h2.exceptions.ProtocolError, KeyError, ValueError):
+            return
+        self._schedule_flush()
+
+    def _can_send(self) -> bool:
+        return not self._closed and self.h2.state_machine.state != h2.connection.ConnectionState.CLOSED
+
+    def _schedule_flush(self) -> None:
+        if not self._flush_scheduled and not self._closed:
+            self._flush_scheduled = True
+            self.loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        self._budget = _FLUSH_BUDGET
+        transport = self.transport
+        data = self.h2.data_to_send()
+        if data and transport is not None and not transport.is_closing():
+            transport.write(data)
+        if self._sending and not self.write_paused:
+            self._pump()
+
+    # -------------------------------------------------------- stream lifetime
+    def stream_done(self, stream: H2Stream) -> None:
+        """The handler task finished: finish the stream's bookkeeping."""
+        stream.handler_done = True
+        if not stream.closed and not stream.local_ended and not stream.end_pending:
+            # Only reachable after a failure: never leave the peer waiting.
+            stream.reset(INTERNAL_ERROR)
+        elif not stream.closed and not stream.remote_ended:
+            # Response complete, request body still arriving: discard the rest
+            # (crediting the window) for up to lingering_time, then reset with
+            # NO_ERROR (RFC 9113 §8.1). An immediate reset upsets curl and httpx.
+            stream.start_discarding()
+            self.loop.call_later(self.ctx.lingering_time, self._end_lingering, stream)
+        self.maybe_forget(stream)
+
+    def _end_lingering(self, stream: H2Stream) -> None:
+        if self.streams.get(stream.stream_id) is stream and not stream.closed:
+            stream.reset(NO_ERROR)
+            self.maybe_forget(stream)
+
+    def maybe_forget(self, stream: H2Stream) -> None:
+        """Drop a stream once its handler is done and nothing more will be exchanged."""
+        if not stream.handler_done:
+            return
+        if not (stream.closed or (stream.local_ended and stream.remote_ended)):
+            return
+        if self.streams.get(stream.stream_id) is stream:
+            del self.streams[stream.stream_id]
+        self._sending.pop(stream, None)
+        if not self.streams:
+            if self._draining or self._closing:
+                self._goaway_and_close(NO_ERROR)
+            else:
+                self._arm_idle()
+
+    # ------------------------------------------------------------ idle / close
+    def _arm_idle(self) -> None:
+        if self._idle_handle is not None or self._closed:
+            return
+        self._idle_handle = self.loop.call_later(self.settings.idle_timeout, self._idle_timeout)
+
+    def _idle_timeout(self) -> None:
+        self._idle_handle = None
+        if not self.streams and not self._closed:
+            logger.debug("Closing idle HTTP/2 connection from %s", _peer(self.peername))
+            self._goaway_and_close(NO_ERROR)
+
+    def _goaway_and_close(self, error_code: int) -> None:
+        if self._closed:
+            return
+        if self._can_send():
+            try:
+                self.h2.close_connection(error_code=error_code, last_stream_id=self._last_stream_id)
+            except h2.exceptions.ProtocolError:
+                pass
+        self._closing = True
+        self._close_transport()
+
+    def _terminate(self, exc: BaseException) -> None:
+        """Connection error (GOAWAY already queued by h2, or sent by the peer)."""
+        self._closing = True
+        for stream in list(self.streams.values()):
+            self._abort_stream(stream, exc)
+        self._close_transport()
+
+    def _close_transport(self) -> None:
+        transport = self.transport
+        data = self.h2.data_to_send()
+        if transport is not None and not transport.is_closing():
+            if data:
+                transport.write(data)
+            transport.close()
+
+    def close(self) -> None:
+        """Graceful shutdown begins (``web.Server.pre_shutdown``): refuse new streams."""
+        self._draining = True
+        if not self.streams:
+            self._goaway_and_close(NO_ERROR)
+
+    async def shutdown(self, timeout: float | None = 15.0) -> None:
+        """Let in-flight streams finish within the drain time, then GOAWAY and close."""
+        self._draining = True
+        drain = self.settings.drain_timeout
+        if timeout is not None:
+            drain = min(drain, timeout)
+        tasks = [s.task for s in self.streams.values() if s.task is not None and not s.task.done()]
+        if tasks:
+            _done, pending = await asyncio.wait(tasks, timeout=drain)
+            for task in pending:
+                task.cancel()
+            for stream in list(self.streams.values()):
+                if stream.task in pending:
+                    stream.reset(CANCEL)
+            if pending:
+                await asyncio.wait(pending, timeout=1.0)
+        # Give queued response bytes a moment to reach the socket before GOAWAY.
+        for _ in range(100):
+            if not self._sending or self._closed:
+                break
+            await asyncio.sleep(0.01)
+        self._goaway_and_close(NO_ERROR)
+
+    # ------------------------------------------------------ h2c upgrade (stream 1)
+    def _start_upgraded_stream(self, upgrade: UpgradeRequest) -> None:
+        try:
+            head = parse_request_headers(
+                upgrade.headers,
+                max_headers=self.ctx.max_headers,
+                max_field_size=self.ctx.max_field_size,
+                max_header_list_size=self.settings.max_header_list_size,
+            )
+        except RequestRejected as exc:
+            self._reject(1, exc.status or 400, True)
+            return
+        self._last_stream_id = 1
+        stream = self._start_stream(1, head.message, False, ended=not upgrade.body)
+        if upgrade.body:
+            stream.reader.feed_data(upgrade.body)
+            stream.reader.feed_eof()
+            stream.remote_ended = True
+
+
+def _rejected_message() -> Any:
+    from aiohttp.http_parser import RawRequestMessage
+    from multidict import CIMultiDict, CIMultiDictProxy
+    from yarl import URL
+
+    from .message import HTTP2
+
+    return RawRequestMessage(
+        "GET", "/", HTTP2, CIMultiDictProxy(CIMultiDict()), (), False, None, False, False, URL("/")
+    )
+
+
+def _peer(peername: Any) -> str:
+    if isinstance(peername, tuple) and peername:
+        return str(peername[0])
+    return str(peername)
+
+
+def _set_nodelay(sock: Any) -> None:
+    import socket
+
+    try:
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
+    except (OSError, AttributeError):
+        pass

@@ -1,0 +1,130 @@
+"""Run one request on one HTTP/2 stream: the per-stream twin of aiohttp's
+``RequestHandler._handle_request`` / ``finish_response`` / ``handle_error``.
+
+Everything an app can observe (error pages, which exceptions become 500 or 504, the
+access log line, ``on_response_prepare``) matches HTTP/1.1. What differs is only what
+HTTP/2 changes: a failure after the headers went out resets this stream alone, and an
+unread request body is drained (then reset) without touching other streams.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import warnings
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from aiohttp.web_exceptions import HTTPException, HTTPInternalServerError
+
+from ._compat import build_error_response, request_finish
+from .writer import ContentLengthMismatch
+
+if TYPE_CHECKING:
+    from aiohttp.web_request import BaseRequest
+
+    from .stream import H2Stream
+
+__all__ = ("serve_stream",)
+
+logger = logging.getLogger("aiohttp_h2")
+
+INTERNAL_ERROR = 0x2
+
+
+class _ErrorPageHost:
+    """The ``self`` that aiohttp's ``handle_error`` expects, for one stream."""
+
+    __slots__ = ("_request_count", "logger", "debug")
+
+    def __init__(self, stream: H2Stream) -> None:
+        ctx = stream.conn.ctx
+        self._request_count = stream.stream_id  # > 1 except for the first stream
+        self.logger = ctx.logger
+        self.debug = ctx.debug
+
+    def log_exception(self, *args: Any, **kw: Any) -> None:
+        self.logger.exception(*args, **kw)
+
+
+async def serve_stream(stream: H2Stream, message: Any, handler: Any = None) -> None:
+    """Build the request, run the app's handler, send its response, log it."""
+    conn = stream.conn
+    ctx = conn.ctx
+    loop = ctx.loop
+    writer = stream.writer
+    request: BaseRequest = ctx.request_factory(
+        message, stream.reader, stream, writer, asyncio.current_task(loop)
+    )
+    stream.request = request
+    start = loop.time() if ctx.access_logger is not None else None
+    request_handler = handler or ctx.request_handler
+    try:
+        try:
+            resp = await request_handler(request)
+        except HTTPException as exc:
+            resp = exc
+        except asyncio.TimeoutError:
+            ctx.logger.debug("Request handler timed out.", exc_info=True) if ctx.debug else None
+            resp = _error_response(stream, request, 504, None)
+        except ContentLengthMismatch as exc:
+            ctx.logger.error("Error handling request from %s: %s", request.remote, exc)
+            raise ConnectionError(str(exc)) from None
+        except (ConnectionError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            resp = _error_response(stream, request, 500, exc)
+        else:
+            if getattr(resp, "__http_exception__", False):
+                warnings.warn(
+                    "returning HTTPException object is deprecated "
+                    "(#2415) and will be removed, please raise the exception instead",
+                    DeprecationWarning,
+                    stacklevel=1,
+                )
+        await _finish_response(stream, request, resp, start)
+    except ConnectionError:
+        # Stream reset (by the peer, or by us after a failure mid-response): nothing
+        # more can be said on this stream.
+        if not stream.closed:
+            stream.reset(INTERNAL_ERROR)
+    finally:
+        stream.request = None
+        conn.stream_done(stream)
+
+
+def _error_response(stream: H2Stream, request: BaseRequest, status: int, exc: BaseException | None) -> web.StreamResponse:
+    """aiohttp's error page; ``ConnectionError`` if the response already started."""
+    return build_error_response(_ErrorPageHost(stream), request, status, exc)
+
+
+async def _finish_response(stream: H2Stream, request: BaseRequest, resp: Any, start: float | None) -> None:
+    ctx = stream.conn.ctx
+    request_finish(request)
+    try:
+        prepare = resp.prepare
+    except AttributeError:
+        if resp is None:
+            ctx.logger.exception("Missing return statement on request handler")
+        else:
+            ctx.logger.exception("Web-handler should return a response instance, got %r", resp)
+        exc = HTTPInternalServerError()
+        resp = web.Response(status=exc.status, reason=exc.reason, text=exc.text, headers=exc.headers)
+        prepare = resp.prepare
+    try:
+        try:
+            await prepare(request)
+            await resp.write_eof()
+        except ContentLengthMismatch as exc:
+            ctx.logger.error("Error handling request from %s: %s", request.remote, exc)
+            raise ConnectionError(str(exc)) from None
+        except (ConnectionError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            # Failing while preparing/sending: same as a handler failure.
+            resp = _error_response(stream, request, 500, exc)
+            await resp.prepare(request)
+            await resp.write_eof()
+    finally:
+        if ctx.access_logger is not None and start is not None:
+            ctx.access_logger.log(request, resp, ctx.loop.time() - start)

@@ -1,0 +1,113 @@
+"""The HTTP/2 settings: one immutable object with safe defaults.
+
+Every limit that bounds what a peer can make us hold in memory or keep busy lives
+here, so an operator can read the server's whole HTTP/2 posture in one place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import MutableMapping
+from typing import Any
+
+__all__ = ("H2Settings", "pop_h2_settings", "H2_SETTINGS_KEY")
+
+#: The key under which the settings travel through ``web.Application(handler_args=...)``
+#: and runner keyword arguments. It is always removed before aiohttp's
+#: ``RequestHandler`` sees the keyword arguments.
+H2_SETTINGS_KEY = "h2_settings"
+
+_MAX_WINDOW = 2**31 - 1
+_MIN_FRAME = 2**14
+_MAX_FRAME = 2**24 - 1
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class H2Settings:
+    """HTTP/2 behaviour and limits of one server.
+
+    The defaults are safe for a server on the internet. Sizes are in bytes, times in
+    seconds.
+    """
+
+    #: Serve HTTP/2 to cleartext connections that start with the HTTP/2 preface.
+    h2c_prior_knowledge: bool = True
+    #: Honour ``Upgrade: h2c`` on cleartext HTTP/1.1 requests (RFC 7540 §3.2).
+    h2c_upgrade: bool = True
+    #: Serve HTTP/2 over TLS when ALPN selects ``h2`` (and offer ``h2`` in ``run_app``).
+    h2_over_tls: bool = True
+
+    #: SETTINGS_MAX_CONCURRENT_STREAMS: streams a peer may have open at once; further
+    #: streams are refused with REFUSED_STREAM and the connection lives on.
+    max_concurrent_streams: int = 100
+    #: SETTINGS_INITIAL_WINDOW_SIZE: request-body bytes a peer may send on one stream
+    #: before the handler has consumed them (on top of the body reader's buffer).
+    initial_window_size: int = 256 * 1024
+    #: Receive window of the whole connection.  Bytes are handed back as soon as they
+    #: are buffered by a stream (each stream is bounded by its own window), so one
+    #: stalled stream never starves the others.
+    connection_window_size: int = 1024 * 1024
+    #: SETTINGS_MAX_FRAME_SIZE: the largest frame payload a peer may send us.
+    max_frame_size: int = 16 * 1024
+    #: SETTINGS_MAX_HEADER_LIST_SIZE, enforced: a request whose decoded header list is
+    #: larger gets 431; a header block far beyond it is a connection error
+    #: (ENHANCE_YOUR_CALM) before it is fully decoded.
+    max_header_list_size: int = 64 * 1024
+    #: Bytes of response body buffered per stream before ``await resp.write()`` waits.
+    max_stream_send_buffer: int = 64 * 1024
+
+    #: Close (GOAWAY NO_ERROR) a connection that has had no open stream for this long.
+    idle_timeout: float = 75.0
+    #: Close a new connection that has not sent enough bytes to choose a protocol.
+    preface_timeout: float = 10.0
+    #: Longest time in-flight streams may take to finish on graceful shutdown; the
+    #: runner's ``shutdown_timeout`` caps it too.
+    drain_timeout: float = 30.0
+    #: Cancel a stream's handler when the peer resets the stream or the connection is
+    #: lost (``request.content`` and writes fail with ``ConnectionResetError`` either
+    #: way). False keeps handlers running, like aiohttp's ``handler_cancellation=False``.
+    cancel_handler_on_reset: bool = True
+    #: Largest request body accepted with an ``Upgrade: h2c`` request; larger upgrade
+    #: requests are served over HTTP/1.1 instead.
+    max_upgrade_body_size: int = 1024 * 1024
+
+    def __post_init__(self) -> None:
+        if self.max_concurrent_streams < 1:
+            raise ValueError("max_concurrent_streams must be at least 1")
+        if not 65535 <= self.initial_window_size <= _MAX_WINDOW:
+            # Below 65535 a peer may legally overrun the window before it has seen
+            # our SETTINGS, which would turn into a bogus flow-control error.
+            raise ValueError("initial_window_size must be within [65535, 2**31-1]")
+        if not 65535 <= self.connection_window_size <= _MAX_WINDOW:
+            raise ValueError("connection_window_size must be within [65535, 2**31-1]")
+        if not _MIN_FRAME <= self.max_frame_size <= _MAX_FRAME:
+            raise ValueError("max_frame_size must be within [2**14, 2**24-1]")
+        if self.max_header_list_size < 1024:
+            raise ValueError("max_header_list_size must be at least 1024")
+        if self.max_stream_send_buffer < 1024:
+            raise ValueError("max_stream_send_buffer must be at least 1024")
+        for name in ("idle_timeout", "preface_timeout", "drain_timeout"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+        if self.max_upgrade_body_size < 0:
+            raise ValueError("max_upgrade_body_size must not be negative")
+
+    def replace(self, **changes: Any) -> H2Settings:
+        """Return a copy with some fields changed (the object itself is immutable)."""
+        return dataclasses.replace(self, **changes)
+
+
+def pop_h2_settings(
+    kwargs: MutableMapping[str, Any], default: H2Settings | None = None
+) -> H2Settings:
+    """Remove our key from aiohttp keyword arguments and return the settings.
+
+    aiohttp hands ``handler_args`` to ``RequestHandler(**kwargs)``; an unknown key there
+    makes it fall back to default settings for HTTP/1.1, so ours must never reach it.
+    """
+    value = kwargs.pop(H2_SETTINGS_KEY, None)
+    if value is None:
+        return default if default is not None else H2Settings()
+    if not isinstance(value, H2Settings):
+        raise TypeError(f"{H2_SETTINGS_KEY} must be an aiohttp_h2.H2Settings, got {value!r}")
+    return value

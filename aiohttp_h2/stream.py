@@ -1,0 +1,359 @@
+"""One HTTP/2 stream as aiohttp sees it.
+
+``H2Stream`` is the ``protocol`` object of a request (the duck type aiohttp's
+``BaseRequest``, ``StreamReader`` and responses call into, in place of
+``RequestHandler``). It adapts; it never decides protocol questions and never touches
+the socket: every frame goes through the connection (``H2Protocol``), which owns the
+h2 state machine and the only socket writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from aiohttp.streams import EMPTY_PAYLOAD, StreamReader
+
+from .message import parse_interim_line
+
+if TYPE_CHECKING:
+    from aiohttp.web_request import BaseRequest
+
+    from .connection import H2Protocol
+    from .writer import H2StreamWriter
+
+__all__ = ("H2Stream", "H2StreamTransport")
+
+
+class H2Stream:
+    """Per-stream state: body in, body out, flow-control credit, and the handler task.
+
+    Request body flow control: bytes are credited back to the peer (WINDOW_UPDATE) as
+    soon as the body reader accepts them, except while the reader has paused us
+    (its buffer is above high water); then the credit waits for ``resume_reading``.
+    So a handler that does not read holds at most its reader buffer plus one stream
+    window, and never the connection window.
+    """
+
+    __slots__ = (
+        "conn",
+        "stream_id",
+        "method",
+        "expect_continue",
+        "must_be_empty",
+        "reader",
+        "writer",
+        "request",
+        "task",
+        "_transport",
+        "_reading_paused",
+        "_pending_credit",
+        "_credit",
+        "remote_ended",
+        "local_ended",
+        "headers_sent",
+        "interim_sent",
+        "closed",
+        "close_exc",
+        "out_buffer",
+        "end_pending",
+        "_drain_waiter",
+        "discarding",
+        "max_field_size",
+        "max_headers",
+        "max_line_size",
+        "_timeout_ceil_threshold",
+        "_upgraded",
+        "handler_done",
+    )
+
+    def __init__(self, conn: H2Protocol, stream_id: int, method: str) -> None:
+        ctx = conn.ctx
+        self.conn = conn
+        self.stream_id = stream_id
+        self.method = method
+        self.expect_continue = False
+        self.must_be_empty = method == "HEAD"
+        self.reader: StreamReader = EMPTY_PAYLOAD
+        self.writer: H2StreamWriter | None = None
+        self.request: BaseRequest | None = None
+        self.task: asyncio.Task[None] | None = None
+        self._transport: H2StreamTransport | None = None
+        self._reading_paused = False
+        self._pending_credit = 0  # received while paused, not yet credited
+        self._credit = 0  # consumed, credited at the next threshold
+        self.remote_ended = False
+        self.local_ended = False
+        self.headers_sent = False
+        self.interim_sent = False
+        self.closed = False
+        self.close_exc: BaseException | None = None
+        self.out_buffer = bytearray()
+        self.end_pending = False
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self.discarding = False
+        self.max_field_size = ctx.max_field_size
+        self.max_headers = ctx.max_headers
+        self.max_line_size = ctx.max_line_size
+        self._timeout_ceil_threshold = ctx.timeout_ceil_threshold
+        self._upgraded = False
+        self.handler_done = False
+
+    # ------------------------------------------------------------------ duck type
+    @property
+    def transport(self) -> H2StreamTransport | None:
+        """``request.transport``: a stream-scoped transport, never the socket."""
+        if self.closed:
+            return None
+        if self._transport is None:
+            self._transport = H2StreamTransport(self)
+        return self._transport
+
+    @property
+    def ssl_context(self) -> Any:
+        return self.conn.ssl_context
+
+    @property
+    def peername(self) -> Any:
+        return self.conn.peername
+
+    @property
+    def sockname(self) -> Any:
+        return self.conn.sockname
+
+    @property
+    def connected(self) -> bool:
+        """Read by ``StreamReader`` each time the app waits for body bytes.
+
+        That moment is when an ``Expect: 100-continue`` request gets its interim
+        ``:status 100``: only once the app actually reads the body.
+        """
+        if self.expect_continue and not self.interim_sent and not self.headers_sent:
+            self.send_interim(100)
+        return not self.closed
+
+    @property
+    def writing_paused(self) -> bool:
+        return self._paused
+
+    @property
+    def _paused(self) -> bool:
+        return self.conn.write_paused or len(self.out_buffer) > self.conn.settings.max_stream_send_buffer
+
+    async def _drain_helper(self) -> None:
+        await self.drain()
+
+    def keep_alive(self, val: bool) -> None:
+        """Keep-alive belongs to the connection; a stream has nothing to keep."""
+
+    def set_parser(self, parser: Any, data_received_cb: Any = None) -> None:
+        raise RuntimeError("protocol upgrades (WebSocket) are not supported over HTTP/2 streams")
+
+    def pause_reading(self) -> None:
+        self._reading_paused = True
+
+    def resume_reading(self, resume_parser: bool = True) -> None:
+        if not self._reading_paused:
+            return
+        self._reading_paused = False
+        pending, self._pending_credit = self._pending_credit, 0
+        if pending:
+            self.consume(pending)
+
+    # ------------------------------------------------------------- inbound path
+    def data_received(self, data: bytes, flow_controlled_length: int) -> None:
+        """DATA for this stream; called by the connection only."""
+        if self.discarding or self.closed:
+            self.consume(flow_controlled_length)
+            return
+        if data:
+            self.reader.feed_data(data)
+        if self._reading_paused:
+            self._pending_credit += flow_controlled_length
+        else:
+            self.consume(flow_controlled_length)
+
+    def consume(self, size: int) -> None:
+        """Credit ``size`` consumed bytes back to the peer, coalescing WINDOW_UPDATEs."""
+        if self.remote_ended or size <= 0:
+            return
+        self._credit += size
+        if self._credit >= self.conn.stream_credit_threshold:
+            credit, self._credit = self._credit, 0
+            self.conn.credit_stream(self, credit)
+
+    def start_discarding(self) -> None:
+        """The response is complete; credit and drop whatever body is still coming."""
+        self.discarding = True
+        self.reader = EMPTY_PAYLOAD
+        self.resume_reading()
+
+    def end_received(self) -> None:
+        self.remote_ended = True
+        if self.reader is not EMPTY_PAYLOAD and not self.reader.is_eof():
+            self.reader.feed_eof()
+
+    def abort(self, exc: BaseException) -> None:
+        """The stream is gone (reset by the peer, or the connection is lost)."""
+        if self.closed:
+            return
+        self.closed = True
+        self.close_exc = exc
+        self.out_buffer.clear()
+        self.end_pending = False
+        if self.request is not None:
+            from ._compat import request_cancel
+
+            request_cancel(self.request, exc)
+        elif self.reader is not EMPTY_PAYLOAD:
+            self.reader.set_exception(exc)
+        self._wake_drain()
+
+    # ------------------------------------------------------------ outbound path
+    def send_interim(self, status: int) -> None:
+        if self.closed or self.headers_sent:
+            return
+        self.interim_sent = True
+        self.conn.send_interim(self, status)
+
+    def send_headers(self, block: list[tuple[bytes, bytes]], end_stream: bool) -> None:
+        if self.closed:
+            raise ConnectionResetError("HTTP/2 stream was reset")
+        self.headers_sent = True
+        if end_stream:
+            self.local_ended = True
+        self.conn.send_headers(self, block, end_stream)
+
+    def send_body(self, data: bytes | bytearray | memoryview, end_stream: bool) -> None:
+        if self.closed:
+            raise ConnectionResetError("HTTP/2 stream was reset")
+        if self.local_ended:
+            return
+        if data:
+            self.out_buffer += data
+        if end_stream:
+            self.end_pending = True
+        self.conn.schedule_send(self)
+
+    @property
+    def buffered(self) -> int:
+        return len(self.out_buffer)
+
+    async def drain(self) -> None:
+        """Wait until this stream's send buffer is below its limit and the socket is writable."""
+        while not self.closed and self._paused:
+            waiter = self._drain_waiter
+            if waiter is None:
+                waiter = self._drain_waiter = self.conn.loop.create_future()
+            await waiter
+        if self.closed and self.close_exc is not None:
+            raise ConnectionResetError("HTTP/2 stream was reset") from self.close_exc
+
+    def wake_if_drained(self) -> None:
+        if self._drain_waiter is not None and not self._paused:
+            self._wake_drain()
+
+    def _wake_drain(self) -> None:
+        waiter, self._drain_waiter = self._drain_waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def reset(self, error_code: int) -> None:
+        """Reset this stream (our decision) and fail everything waiting on it."""
+        if self.closed:
+            return
+        self.conn.reset_stream(self, error_code)
+        self.abort(ConnectionResetError(f"HTTP/2 stream reset by server (error code {error_code})"))
+
+    def __repr__(self) -> str:
+        return f"<H2Stream {self.stream_id} {self.method}>"
+
+
+class H2StreamTransport(asyncio.Transport):
+    """``request.transport`` for an HTTP/2 stream.
+
+    ``write`` sends DATA on this stream, ``close`` ends the stream (not the
+    connection), ``get_extra_info`` answers for the underlying connection plus
+    ``h2_stream_id``. It refuses ``loop.sendfile`` with ``NotImplementedError`` so
+    ``FileResponse`` takes its ``writer.write`` path instead of writing raw file bytes
+    onto the HTTP/2 connection.
+    """
+
+    def __init__(self, stream: H2Stream) -> None:
+        super().__init__()
+        self._stream = stream
+
+    @property
+    def _sendfile_compatible(self) -> Any:
+        raise NotImplementedError("sendfile cannot frame HTTP/2 DATA")
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        if name == "h2_stream_id":
+            return self._stream.stream_id
+        return self._stream.conn.get_extra_info(name, default)
+
+    def is_closing(self) -> bool:
+        stream = self._stream
+        return stream.closed or stream.local_ended or stream.end_pending
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        stream = self._stream
+        if not stream.headers_sent:
+            status = parse_interim_line(data)
+            if status is not None:
+                if status == 100 and stream.interim_sent:
+                    return
+                stream.send_interim(status)
+                return
+            writer = stream.writer
+            if writer is not None and writer.has_pending_headers:
+                writer.send_headers()
+            else:
+                raise RuntimeError("cannot write body bytes before the response headers over HTTP/2")
+        stream.send_body(data, False)
+
+    def writelines(self, list_of_data: Any) -> None:
+        for data in list_of_data:
+            self.write(data)
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        stream = self._stream
+        if stream.closed or stream.local_ended or stream.end_pending:
+            return
+        if stream.headers_sent:
+            stream.send_body(b"", True)
+        else:
+            stream.reset(0x8)  # CANCEL: nothing was answered
+
+    def abort(self) -> None:
+        self._stream.reset(0x8)
+
+    def pause_reading(self) -> None:
+        self._stream.pause_reading()
+
+    def resume_reading(self) -> None:
+        self._stream.resume_reading()
+
+    def is_reading(self) -> bool:
+        return not self._stream._reading_paused
+
+    def get_write_buffer_size(self) -> int:
+        return self._stream.buffered
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return (0, self._stream.conn.settings.max_stream_send_buffer)
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        """Per-stream limits come from ``H2Settings.max_stream_send_buffer``."""
+
+    def get_protocol(self) -> Any:
+        return self._stream
+
+    def set_protocol(self, protocol: Any) -> None:
+        raise RuntimeError("an HTTP/2 stream cannot change its protocol")

@@ -1,0 +1,91 @@
+"""The example from aiohttp's original HTTP/2 RFC: ``GET /{name}`` answers ``Hello, {name}``.
+
+Run it either way:
+
+    python -m aiohttp_h2 -P 8080 examples.hello:init       # HTTP/1.1 + h2c on :8080
+    python examples/hello.py                                # :8080 cleartext and :8443 TLS
+
+The second form creates a development CA and certificate (trustme) on first start
+and prints where the CA file is, so curl or a browser can trust it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+
+async def hello(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    return web.Response(text=f"Hello, {name}")
+
+
+async def index(request: web.Request) -> web.Response:
+    return web.Response(text=f"Hello over HTTP/{request.version.major}.{request.version.minor}\n")
+
+
+def init(argv: list[str] | None = None) -> web.Application:
+    """App factory for ``python -m aiohttp_h2 examples.hello:init``."""
+    app = web.Application()
+    app.router.add_get("/", index)
+    app.router.add_get("/{name}", hello)
+    return app
+
+
+def dev_certificate(directory: Path) -> tuple[Path, Path, Path]:
+    """A development CA and a localhost certificate, made once and kept in ``directory``."""
+    cert, key, ca = directory / "localhost.pem", directory / "localhost-key.pem", directory / "ca.pem"
+    if not (cert.exists() and key.exists() and ca.exists()):
+        import trustme
+
+        directory.mkdir(parents=True, exist_ok=True)
+        authority = trustme.CA(organization_name="aiohttp-h2 development CA")
+        issued = authority.issue_cert("localhost", "127.0.0.1", "::1")
+        authority.cert_pem.write_to_path(str(ca))
+        issued.private_key_pem.write_to_path(str(key))
+        issued.cert_chain_pems[0].write_to_path(str(cert))
+        for pem in issued.cert_chain_pems[1:]:
+            pem.write_to_path(str(cert), append=True)
+    return cert, key, ca
+
+
+async def serve(host: str, port: int, tls_port: int, cert_dir: Path) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    import aiohttp_h2
+
+    cert, key, ca = dev_certificate(cert_dir)
+    runner = aiohttp_h2.AppRunner(init())
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    ssl_context = aiohttp_h2.server_ssl_context(str(cert), str(key))
+    await web.TCPSite(runner, host, tls_port, ssl_context=ssl_context).start()
+    print(f"HTTP/1.1 + h2c:        http://{host}:{port}/world")
+    print(f"HTTPS (h2, http/1.1):  https://{host}:{tls_port}/world   (CA: {ca})")
+    print(f"Try: curl --http2-prior-knowledge http://{host}:{port}/world")
+    print(f"     curl --cacert {ca} https://localhost:{tls_port}/world")
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--tls-port", type=int, default=8443)
+    parser.add_argument("--cert-dir", type=Path, default=Path(os.environ.get("AIOHTTP_H2_CERT_DIR", ".dev-certs")))
+    args = parser.parse_args()
+    try:
+        asyncio.run(serve(args.host, args.port, args.tls_port, args.cert_dir))
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
