@@ -22,7 +22,9 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m aiohttp_h2",
         description="Serve an aiohttp application over HTTP/1.1 and HTTP/2 on the same port",
     )
-    parser.add_argument("entry_func", metavar="entry-func", help="factory returning the Application, as 'module:function'")
+    parser.add_argument(
+        "entry_func", metavar="entry-func", help="factory returning the Application, as 'module:function'"
+    )
     parser.add_argument("-H", "--hostname", default=None, help="TCP/IP hostname to serve on (default: localhost)")
     parser.add_argument("-P", "--port", type=int, default=8080, help="TCP/IP port to serve on (default: %(default)r)")
     parser.add_argument("-U", "--path", help="Unix socket path to serve on; can be combined with a hostname")

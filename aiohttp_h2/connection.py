@@ -10,6 +10,7 @@ within the peer's windows, so a large download cannot starve small responses.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -64,7 +65,7 @@ class _LocalSettings(h2.settings.Settings):
 
     hard_stream_limit = 2**31 - 1
 
-    @property
+    @property  # type: ignore[misc]
     def max_concurrent_streams(self) -> int:
         return self.hard_stream_limit
 
@@ -239,7 +240,9 @@ class H2Protocol(asyncio.Protocol):
             )
         except RequestRejected as exc:
             if exc.status is None:
-                logger.info("Malformed HTTP/2 request from %s on stream %d: %s", _peer(self.peername), stream_id, exc.reason)
+                logger.info(
+                    "Malformed HTTP/2 request from %s on stream %d: %s", _peer(self.peername), stream_id, exc.reason
+                )
                 self._reset_id(stream_id, PROTOCOL_ERROR)
                 return
             self._reject(stream_id, exc.status, event.stream_ended is not None)
@@ -304,9 +307,9 @@ class H2Protocol(asyncio.Protocol):
         self._sending.pop(stream, None)
         stream.abort(exc)
         task = stream.task
-        if task is not None and not task.done():
-            if self.settings.cancel_handler_on_reset or self.ctx.handler_cancellation:
-                task.cancel()
+        cancel = self.settings.cancel_handler_on_reset or self.ctx.handler_cancellation
+        if task is not None and not task.done() and cancel:
+            task.cancel()
         self.maybe_forget(stream)
 
     # --------------------------------------------------------------- outbound
@@ -488,10 +491,8 @@ class H2Protocol(asyncio.Protocol):
         if self._closed:
             return
         if self._can_send():
-            try:
+            with contextlib.suppress(h2.exceptions.ProtocolError):
                 self.h2.close_connection(error_code=error_code, last_stream_id=self._last_stream_id)
-            except h2.exceptions.ProtocolError:
-                pass
         self._closing = True
         self._close_transport()
 

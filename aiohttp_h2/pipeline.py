@@ -64,7 +64,7 @@ async def serve_stream(stream: H2Stream, message: Any, handler: Any = None) -> N
             resp = await request_handler(request)
         except HTTPException as exc:
             resp = exc
-        except asyncio.TimeoutError:
+        except TimeoutError:
             ctx.logger.debug("Request handler timed out.", exc_info=True) if ctx.debug else None
             resp = _error_response(stream, request, 504, None)
         except ContentLengthMismatch as exc:
@@ -93,7 +93,9 @@ async def serve_stream(stream: H2Stream, message: Any, handler: Any = None) -> N
         conn.stream_done(stream)
 
 
-def _error_response(stream: H2Stream, request: BaseRequest, status: int, exc: BaseException | None) -> web.StreamResponse:
+def _error_response(
+    stream: H2Stream, request: BaseRequest, status: int, exc: BaseException | None
+) -> web.StreamResponse:
     """aiohttp's error page; ``ConnectionError`` if the response already started."""
     return build_error_response(_ErrorPageHost(stream), request, status, exc)
 

@@ -68,7 +68,7 @@ def inspect_upgrade(buffer: bytes, *, max_head: int, max_body: int) -> UpgradeDe
     fields: list[tuple[bytes, bytes]] = []
     for line in lines[1:]:
         field = _FIELD.fullmatch(line)
-        if field is None or any(c < 0x20 and c != 0x09 or c == 0x7F for c in field.group(2)):
+        if field is None or any((c < 0x20 and c != 0x09) or c == 0x7F for c in field.group(2)):
             return HTTP1  # obs-fold or garbage: let aiohttp's parser answer it
         fields.append((field.group(1).lower(), field.group(2)))
 

@@ -133,18 +133,18 @@ class H2StreamWriter(AbstractStreamWriter):
         stream = self._stream
         if self._compress is not None:
             compressed = await self._compress.compress(chunk) if chunk else b""
-            chunk = compressed + self._compress.flush()
-        chunk = self._clip(chunk, final=True)
+            chunk = bytes(compressed) + self._compress.flush()
+        body = self._clip(chunk, final=True)
         self._eof = True
         block = self._pending_block
         if block is not None:
             self._pending_block = None
-            if not chunk and not stream.buffered:
+            if not body and not stream.buffered:
                 stream.send_headers(block, end_stream=True)
                 return
             stream.send_headers(block, end_stream=False)
-        self.output_size += len(chunk)
-        stream.send_body(chunk, end_stream=True)
+        self.output_size += len(body)
+        stream.send_body(body, end_stream=True)
         if stream.buffered > stream.conn.settings.max_stream_send_buffer:
             await stream.drain()
 
