@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -81,10 +82,8 @@ def main() -> None:
     parser.add_argument("--tls-port", type=int, default=8443)
     parser.add_argument("--cert-dir", type=Path, default=Path(os.environ.get("AIOHTTP_H2_CERT_DIR", ".dev-certs")))
     args = parser.parse_args()
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(args.host, args.port, args.tls_port, args.cert_dir))
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

@@ -117,7 +117,7 @@ async def run_command(*argv: str, timeout: float = 30.0, stdin: bytes | None = N
     )
     try:
         out, err = await asyncio.wait_for(proc.communicate(stdin), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         proc.kill()
         await proc.wait()
         raise

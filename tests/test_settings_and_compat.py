@@ -1,0 +1,151 @@
+"""The settings object, and the private aiohttp names we depend on."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import aiohttp
+import pytest
+from aiohttp import HttpVersion, HttpVersion11, web
+
+import aiohttp_h2
+from aiohttp_h2 import _compat
+from aiohttp_h2.message import HTTP2, RequestRejected, parse_request_headers, response_header_block
+from aiohttp_h2.settings import pop_h2_settings
+
+
+def test_settings_are_immutable_with_safe_defaults() -> None:
+    settings = aiohttp_h2.H2Settings()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.max_concurrent_streams = 5  # type: ignore[misc]
+    assert settings.max_concurrent_streams == 100
+    assert settings.max_header_list_size == 65536
+    changed = settings.replace(max_concurrent_streams=5)
+    assert changed.max_concurrent_streams == 5 and settings.max_concurrent_streams == 100
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("max_concurrent_streams", 0),
+        ("initial_window_size", 1000),
+        ("initial_window_size", 2**31),
+        ("max_frame_size", 1000),
+        ("max_frame_size", 2**24),
+        ("max_header_list_size", 10),
+        ("idle_timeout", 0),
+        ("preface_timeout", -1),
+    ],
+)
+def test_settings_reject_out_of_range_values(field: str, value: object) -> None:
+    with pytest.raises(ValueError):
+        aiohttp_h2.H2Settings(**{field: value})  # type: ignore[arg-type]
+
+
+def test_pop_h2_settings() -> None:
+    custom = aiohttp_h2.H2Settings(max_concurrent_streams=3)
+    kwargs = {"h2_settings": custom, "keepalive_timeout": 3}
+    assert pop_h2_settings(kwargs) is custom
+    assert kwargs == {"keepalive_timeout": 3}
+    with pytest.raises(TypeError):
+        pop_h2_settings({"h2_settings": {"max_concurrent_streams": 3}})
+
+
+async def test_handler_args_settings_never_reach_request_handler(caplog: pytest.LogCaptureFixture) -> None:
+    app = web.Application(handler_args={"h2_settings": aiohttp_h2.H2Settings(max_concurrent_streams=9)})
+    runner = aiohttp_h2.AppRunner(app, keepalive_timeout=12.5)
+    await runner.setup()
+    try:
+        server = runner.server
+        assert isinstance(server, aiohttp_h2.Server)
+        assert server.h2_settings.max_concurrent_streams == 9
+        with caplog.at_level(logging.WARNING):
+            handler = server.make_http1_handler()
+        assert "Failed to create request handler" not in caplog.text
+        assert handler._keepalive_timeout == 12.5
+    finally:
+        await runner.cleanup()
+
+
+async def test_compat_names_exist_in_this_aiohttp() -> None:
+    """If this fails, aiohttp renamed a private name that _compat.py relies on."""
+    server = web.Server(lambda request: None)  # type: ignore[arg-type,return-value]
+    assert isinstance(_compat.server_kwargs(server), dict)
+    assert _compat.server_loop(server) is not None
+    assert callable(web.BaseRequest._cancel) and callable(web.BaseRequest._finish)
+    assert callable(web.RequestHandler.handle_error)
+    from aiohttp import web as aiohttp_web
+
+    assert callable(aiohttp_web._cancel_tasks)
+    assert aiohttp.__version__ in _compat.CHECKED_AIOHTTP_VERSIONS
+
+
+def test_http2_version_semantics() -> None:
+    assert HTTP2 == HttpVersion(2, 0)
+    assert HTTP2.major == 2 and HTTP2.minor == 0
+    assert not (HTTP2 != HttpVersion11)  # HTTP/1.1 message semantics (chunking allowed)
+    assert HTTP2 != HttpVersion(1, 0)
+    assert HTTP2 >= HttpVersion11
+
+
+def test_request_headers_to_message() -> None:
+    head = parse_request_headers(
+        [
+            (b":method", b"GET"),
+            (b":scheme", b"https"),
+            (b":authority", b"example.com"),
+            (b":path", b"/a%20b?x=1&y=2"),
+            (b"cookie", b"a=1; b=2"),
+            (b"expect", b"100-continue"),
+            (b"content-encoding", b"GZIP"),
+        ],
+        max_headers=10,
+        max_field_size=100,
+        max_header_list_size=4096,
+    )
+    message = head.message
+    assert head.expect_continue
+    assert message.method == "GET" and message.path == "/a%20b?x=1&y=2"
+    assert message.url.path == "/a b" and message.url.query["y"] == "2"
+    assert message.headers["Host"] == "example.com"
+    assert message.compression == "gzip" and not message.should_close and not message.chunked
+
+
+@pytest.mark.parametrize(
+    "headers,status",
+    [
+        ([(b":method", b"GET"), (b":path", b"no-slash")], None),
+        ([(b":method", b"GET"), (b":path", b"/a b")], None),
+        ([(b":method", b"GET"), (b":path", b"*")], None),
+        ([(b":method", b"GET"), (b":path", b"/"), (b"x", b"y" * 200)], 431),
+        ([(b":method", b"GET"), (b":path", b"/")] + [(b"h%d" % i, b"v") for i in range(20)], 431),
+    ],
+)
+def test_request_headers_rejected(headers: list[tuple[bytes, bytes]], status: int | None) -> None:
+    with pytest.raises(RequestRejected) as info:
+        parse_request_headers(headers, max_headers=10, max_field_size=100, max_header_list_size=4096)
+    assert info.value.status == status
+
+
+def test_response_block_drops_connection_specific_fields() -> None:
+    from multidict import CIMultiDict
+
+    headers = CIMultiDict(
+        [
+            ("Content-Type", "text/plain"),
+            ("Connection", "close, X-Hop"),
+            ("X-Hop", "1"),
+            ("Keep-Alive", "timeout=5"),
+            ("Transfer-Encoding", "chunked"),
+            ("Upgrade", "h2c"),
+            ("Proxy-Connection", "keep-alive"),
+            ("TE", "gzip"),
+            ("X-Kept", "yes"),
+        ]
+    )
+    block, size = response_header_block(200, headers)
+    assert block == [(b":status", b"200"), (b"content-type", b"text/plain"), (b"x-kept", b"yes")]
+    assert size > 0
+    with pytest.raises(ValueError):
+        response_header_block(200, CIMultiDict([("X-Bad", "a\r\nb")]))
