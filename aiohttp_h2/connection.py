@@ -19,6 +19,7 @@ import h2.connection
 import h2.events
 import h2.exceptions
 import h2.settings
+from aiohttp.http_parser import DeflateBuffer
 from aiohttp.streams import StreamReader
 
 from .message import RequestRejected, parse_request_headers
@@ -150,9 +151,7 @@ class H2Protocol(asyncio.Protocol):
         try:
             events = self.h2.receive_data(data)
         except h2.exceptions.ProtocolError as exc:
-            # h2 has already queued the GOAWAY with the right error code.
-            logger.info("HTTP/2 connection error from %s: %s", _peer(self.peername), exc)
-            self._terminate(ConnectionResetError(f"HTTP/2 connection error: {exc}"))
+            self._connection_error(exc)
             return
         except Exception:
             logger.exception("Unexpected error processing HTTP/2 data from %s", _peer(self.peername))
@@ -162,10 +161,20 @@ class H2Protocol(asyncio.Protocol):
             for event in events:
                 self._handle_event(event)
         except h2.exceptions.ProtocolError as exc:
-            logger.info("HTTP/2 connection error from %s: %s", _peer(self.peername), exc)
-            self._terminate(ConnectionResetError(f"HTTP/2 connection error: {exc}"))
+            self._connection_error(exc)
             return
         self._schedule_flush()
+
+    def _connection_error(self, exc: h2.exceptions.ProtocolError) -> None:
+        """The peer broke the protocol: GOAWAY with h2's error code, then close."""
+        logger.info("HTTP/2 connection error from %s: %s", _peer(self.peername), exc)
+        if self._can_send():
+            # h2 queues the GOAWAY itself for errors inside frames, but not for a
+            # bad client preface, which it rejects before its error handling.
+            code = getattr(exc, "error_code", None) or PROTOCOL_ERROR
+            with contextlib.suppress(h2.exceptions.ProtocolError):
+                self.h2.close_connection(error_code=code, last_stream_id=self._last_stream_id)
+        self._terminate(ConnectionResetError(f"HTTP/2 connection error: {exc}"))
 
     def eof_received(self) -> bool | None:
         return None
@@ -258,6 +267,10 @@ class H2Protocol(asyncio.Protocol):
         stream.expect_continue = expect_continue
         if not ended:
             stream.reader = StreamReader(stream, ctx.read_bufsize, loop=self.loop)  # type: ignore[arg-type]
+            if message.compression and ctx.auto_decompress:
+                stream.inflater = DeflateBuffer(
+                    stream.reader, message.compression, max_decompress_size=ctx.read_bufsize
+                )
         else:
             stream.remote_ended = True
         stream.writer = H2StreamWriter(stream)

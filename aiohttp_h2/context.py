@@ -41,6 +41,7 @@ class ServerContext:
     max_headers: int
     lingering_time: float
     timeout_ceil_threshold: float
+    auto_decompress: bool
 
     @classmethod
     def from_server(
@@ -74,4 +75,5 @@ class ServerContext:
             max_headers=int(kwargs.get("max_headers", 128)),
             lingering_time=float(kwargs.get("lingering_time", 10.0)),
             timeout_ceil_threshold=ceil,
+            auto_decompress=bool(kwargs.get("auto_decompress", True)),
         )

@@ -24,6 +24,7 @@ logger = logging.getLogger("aiohttp_h2")
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 _PREFACE_LEN = len(PREFACE)
+_PRI_LINE_LEN = len(b"PRI * HTTP/2.0\r\n")
 # Longest first header block we inspect for Upgrade: h2c; past it, HTTP/1.1 decides.
 _MAX_UPGRADE_HEAD = 64 * 1024
 
@@ -60,7 +61,10 @@ class DispatchProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         buffer = self._buffer + data if self._buffer else data
         settings = self._settings
-        if settings.h2c_prior_knowledge and buffer[:_PREFACE_LEN] == PREFACE[: len(buffer)]:
+        # "PRI * HTTP/2.0" can only be HTTP/2 (RFC 9113 §3.4 reserved the method), so
+        # once that line matched, HTTP/2 judges the rest of the preface: a broken
+        # preface gets GOAWAY(PROTOCOL_ERROR), not an HTTP/1.1 400 the peer cannot read.
+        if settings.h2c_prior_knowledge and buffer[:_PRI_LINE_LEN] == PREFACE[: min(len(buffer), _PRI_LINE_LEN)]:
             if len(buffer) >= _PREFACE_LEN:
                 self._switch_to_h2(buffer)
             else:

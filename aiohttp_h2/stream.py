@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from aiohttp.http_exceptions import ContentEncodingError
+from aiohttp.http_parser import DeflateBuffer
 from aiohttp.streams import EMPTY_PAYLOAD, StreamReader
 
 from .message import parse_interim_line
@@ -65,6 +67,9 @@ class H2Stream:
         "_timeout_ceil_threshold",
         "_upgraded",
         "handler_done",
+        "inflater",
+        "_inflate_pending",
+        "_eof_deferred",
     )
 
     def __init__(self, conn: H2Protocol, stream_id: int, method: str) -> None:
@@ -98,6 +103,10 @@ class H2Stream:
         self._timeout_ceil_threshold = ctx.timeout_ceil_threshold
         self._upgraded = False
         self.handler_done = False
+        # Decompresses a Content-Encoding'd request body (aiohttp's auto_decompress).
+        self.inflater: DeflateBuffer | None = None
+        self._inflate_pending = False  # the inflater holds output not yet fed
+        self._eof_deferred = False
 
     # ------------------------------------------------------------------ duck type
     @property
@@ -156,6 +165,8 @@ class H2Stream:
         if not self._reading_paused:
             return
         self._reading_paused = False
+        if self._inflate_pending:
+            self._inflate(b"")
         pending, self._pending_credit = self._pending_credit, 0
         if pending:
             self.consume(pending)
@@ -167,7 +178,10 @@ class H2Stream:
             self.consume(flow_controlled_length)
             return
         if data:
-            self.reader.feed_data(data)
+            if self.inflater is None:
+                self.reader.feed_data(data)
+            else:
+                self._inflate(data)
         if self._reading_paused:
             self._pending_credit += flow_controlled_length
         else:
@@ -190,8 +204,44 @@ class H2Stream:
 
     def end_received(self) -> None:
         self.remote_ended = True
-        if self.reader is not EMPTY_PAYLOAD and not self.reader.is_eof():
+        if self._inflate_pending:
+            self._eof_deferred = True  # fed once the app has read the pending output
+        elif self.inflater is not None:
+            self._finish_inflating()
+        elif self.reader is not EMPTY_PAYLOAD and not self.reader.is_eof():
             self.reader.feed_eof()
+
+    def _inflate(self, data: bytes) -> None:
+        """Decompress into the reader, stopping while the reader is above high water.
+
+        Output is produced at most a reader buffer at a time, so a small compressed
+        body cannot expand into unbounded memory (a decompression bomb).
+        """
+        inflater = self.inflater
+        assert inflater is not None
+        try:
+            more = inflater.feed_data(data, len(data))
+            while more and not self._reading_paused:
+                more = inflater.feed_data(b"", 0)
+        except ContentEncodingError as exc:
+            self.inflater = None
+            self._inflate_pending = False
+            self.reader.set_exception(exc)
+            self.discarding = True
+            return
+        self._inflate_pending = more
+        if not more and self._eof_deferred:
+            self._finish_inflating()
+
+    def _finish_inflating(self) -> None:
+        inflater, self.inflater = self.inflater, None
+        self._eof_deferred = False
+        if inflater is None or self.reader.is_eof():
+            return
+        try:
+            inflater.feed_eof()
+        except ContentEncodingError as exc:
+            self.reader.set_exception(exc)
 
     def abort(self, exc: BaseException) -> None:
         """The stream is gone (reset by the peer, or the connection is lost)."""
