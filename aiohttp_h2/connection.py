@@ -18,6 +18,7 @@ import h2.config
 import h2.connection
 import h2.events
 import h2.exceptions
+import h2.frame_buffer
 import h2.settings
 from aiohttp.http_parser import DeflateBuffer
 from aiohttp.streams import StreamReader
@@ -71,6 +72,49 @@ class _LocalSettings(h2.settings.Settings):
         return self.hard_stream_limit
 
 
+class _BodyLengthMismatch(h2.events.Event):
+    """A request body disagreed with its content-length (see ``_H2Connection``)."""
+
+    def __init__(self, stream_id: int, flow_controlled_length: int) -> None:
+        self.stream_id = stream_id
+        self.flow_controlled_length = flow_controlled_length
+
+
+class _FrameBuffer(h2.frame_buffer.FrameBuffer):
+    """h2's inbound frame buffer, rejecting an oversized frame as soon as its header
+    arrives (RFC 9113 §4.2, FRAME_SIZE_ERROR).
+
+    h2 4.4.1 checks the length only once the whole frame is buffered, so a peer
+    announcing a 16 MiB frame could make us hold 16 MiB per connection when we
+    advertised ``max_frame_size``.
+    """
+
+    def __next__(self) -> Any:
+        data = self._data
+        if len(data) >= 9:
+            self._validate_frame_length(int.from_bytes(data[:3], "big"))
+        return super().__next__()
+
+
+class _H2Connection(h2.connection.H2Connection):
+    """h2's state machine, with a request body that disagrees with its content-length
+    made a stream error as RFC 9113 §8.1.1 requires (h2 4.4.1 makes it a connection
+    error). curl, after a 417 to ``Expect: 100-continue``, ends the stream without
+    the body it declared and retries on the same connection.
+    """
+
+    def __init__(self, config: h2.config.H2Configuration) -> None:
+        super().__init__(config=config)
+        self.incoming_buffer = _FrameBuffer(server=not config.client_side)
+
+    def _receive_frame(self, frame: Any) -> list[h2.events.Event]:
+        try:
+            return super()._receive_frame(frame)
+        except h2.exceptions.InvalidBodyLengthError:
+            # Only DATA frames raise it, after the stream consumed the frame.
+            return [_BodyLengthMismatch(frame.stream_id, getattr(frame, "flow_controlled_length", 0))]
+
+
 class H2Protocol(asyncio.Protocol):
     """One HTTP/2 connection. Created by the dispatcher once HTTP/2 is chosen."""
 
@@ -81,7 +125,7 @@ class H2Protocol(asyncio.Protocol):
         self._upgrade = upgrade
         self.transport: asyncio.Transport | None = None
         self._task_handler = None  # read by web.Server.connection_lost
-        self.h2 = h2.connection.H2Connection(config=_H2_CONFIG)
+        self.h2 = _H2Connection(config=_H2_CONFIG)
         self.streams: dict[int, H2Stream] = {}
         self._sending: dict[H2Stream, None] = {}
         self.write_paused = False
@@ -230,6 +274,8 @@ class H2Protocol(asyncio.Protocol):
             pass
         elif isinstance(event, h2.events.ConnectionTerminated):
             self._on_goaway(event)
+        elif isinstance(event, _BodyLengthMismatch):
+            self._on_body_length_mismatch(event)
 
     def _on_request(self, event: h2.events.RequestReceived) -> None:
         stream_id = event.stream_id
@@ -304,6 +350,20 @@ class H2Protocol(asyncio.Protocol):
         if stream is None:
             return
         stream.data_received(event.data or b"", size)
+
+    def _on_body_length_mismatch(self, event: _BodyLengthMismatch) -> None:
+        self._conn_credit += event.flow_controlled_length
+        stream = self.streams.get(event.stream_id)
+        if stream is None:
+            self._reset_id(event.stream_id, PROTOCOL_ERROR)
+        elif stream.discarding:
+            # The response is complete and the peer gave up sending the body.
+            stream.reset(NO_ERROR)
+            self.maybe_forget(stream)
+        else:
+            logger.info("HTTP/2 request body on stream %d does not match its content-length", event.stream_id)
+            stream.reset(PROTOCOL_ERROR)
+            self.maybe_forget(stream)
 
     def _on_reset(self, event: h2.events.StreamReset) -> None:
         stream = self.streams.get(event.stream_id)  # type: ignore[arg-type]
