@@ -86,7 +86,10 @@ class DispatchProtocol(asyncio.Protocol):
         self._switch_to_http1(buffer)
 
     def eof_received(self) -> bool | None:
-        if self._buffer:
+        buffer = self._buffer
+        if self._settings.h2c_prior_knowledge and buffer and PREFACE.startswith(buffer):
+            return None  # a partial HTTP/2 preface, then EOF: nothing to answer; close
+        if buffer:
             self._switch_to_http1(self._buffer)
             handler_eof = getattr(self._transport.get_protocol(), "eof_received", None) if self._transport else None
             return handler_eof() if handler_eof is not None else None

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import ssl
+
 import httpx
 from aiohttp import web
 
@@ -18,6 +20,7 @@ async def test_h2c_and_tls(start_server, tls_files) -> None:
     app2 = web.Application()
     app2.router.add_get("/{name}", hello)
     tls = await start_server(app2, tls=True)
-    async with httpx.AsyncClient(http2=True, verify=str(tls_files["ca"])) as client:
+    verify = ssl.create_default_context(cafile=str(tls_files["ca"]))
+    async with httpx.AsyncClient(http2=True, verify=verify) as client:
         resp = await client.get(f"https://localhost:{tls.port}/y")
     assert resp.http_version == "HTTP/2" and resp.text == "Hello, y 2.0"
