@@ -49,11 +49,37 @@ HTTP1 = UpgradeDecision()
 NEED_MORE = UpgradeDecision(need_more=True)
 
 
+_METHOD = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,32}")
+_TARGET_FORBIDDEN = re.compile(rb"[\x00-\x20\x7f]")
+
+
+def _could_be_request_start(buffer: bytes) -> bool:
+    """Whether ``buffer`` can still become an ``HTTP/1.1`` request line.
+
+    Garbage (a TLS ClientHello on the cleartext port, binary noise) goes to aiohttp
+    at once, which answers it with 400 as it would without us in front.
+    """
+    line_end = buffer.find(b"\r\n")
+    if line_end >= 0:
+        return _REQUEST_LINE.fullmatch(buffer[:line_end]) is not None
+    method, sep, rest = buffer.partition(b" ")
+    if not _METHOD.fullmatch(method):
+        return False
+    if not sep:
+        return True
+    target, sep, version = rest.partition(b" ")
+    if _TARGET_FORBIDDEN.search(target):
+        return False
+    return not sep or b"HTTP/1.1\r".startswith(version)
+
+
 def inspect_upgrade(buffer: bytes, *, max_head: int, max_body: int) -> UpgradeDecision:
     """Decide what to do with the first bytes of a cleartext HTTP/1.x connection."""
     end = buffer.find(b"\r\n\r\n")
     if end < 0:
-        return NEED_MORE if len(buffer) < max_head else HTTP1
+        if len(buffer) >= max_head or not _could_be_request_start(buffer):
+            return HTTP1
+        return NEED_MORE
     head = buffer[:end]
     lowered = head.lower()
     if b"h2c" not in lowered or b"http2-settings" not in lowered:
