@@ -14,15 +14,14 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
-import h2.config
 import h2.connection
 import h2.events
 import h2.exceptions
-import h2.frame_buffer
 import h2.settings
 from aiohttp.http_parser import DeflateBuffer
 from aiohttp.streams import StreamReader
 
+from ._h2compat import H2_CONFIG, BodyLengthMismatch, H2StateMachine, LocalSettings
 from .message import RequestRejected, parse_request_headers
 from .pipeline import serve_stream
 from .stream import H2Stream
@@ -47,74 +46,6 @@ ENHANCE_YOUR_CALM = 0xB
 # and lets other streams' frames interleave on the next loop iteration.
 _FLUSH_BUDGET = 256 * 1024
 
-_H2_CONFIG = h2.config.H2Configuration(
-    client_side=False,
-    header_encoding=None,
-    validate_outbound_headers=True,
-    normalize_outbound_headers=False,
-    validate_inbound_headers=True,
-    normalize_inbound_headers=True,
-)
-
-
-class _LocalSettings(h2.settings.Settings):
-    """Our SETTINGS, with h2's own stream-count check set above the advertised limit.
-
-    The advertised MAX_CONCURRENT_STREAMS is enforced by ``H2Protocol`` with
-    REFUSED_STREAM (the connection lives); h2 alone would make the excess a
-    connection error, even for streams a peer opened before it saw our SETTINGS.
-    """
-
-    hard_stream_limit = 2**31 - 1
-
-    @property  # type: ignore[misc]
-    def max_concurrent_streams(self) -> int:
-        return self.hard_stream_limit
-
-
-class _BodyLengthMismatch(h2.events.Event):
-    """A request body disagreed with its content-length (see ``_H2Connection``)."""
-
-    def __init__(self, stream_id: int, flow_controlled_length: int) -> None:
-        self.stream_id = stream_id
-        self.flow_controlled_length = flow_controlled_length
-
-
-class _FrameBuffer(h2.frame_buffer.FrameBuffer):
-    """h2's inbound frame buffer, rejecting an oversized frame as soon as its header
-    arrives (RFC 9113 §4.2, FRAME_SIZE_ERROR).
-
-    h2 4.4.1 checks the length only once the whole frame is buffered, so a peer
-    announcing a 16 MiB frame could make us hold 16 MiB per connection when we
-    advertised ``max_frame_size``.
-    """
-
-    def __next__(self) -> Any:
-        data = self._data
-        if len(data) >= 9:
-            self._validate_frame_length(int.from_bytes(data[:3], "big"))
-        return super().__next__()
-
-
-class _H2Connection(h2.connection.H2Connection):
-    """h2's state machine, with a request body that disagrees with its content-length
-    made a stream error as RFC 9113 §8.1.1 requires (h2 4.4.1 makes it a connection
-    error). curl, after a 417 to ``Expect: 100-continue``, ends the stream without
-    the body it declared and retries on the same connection.
-    """
-
-    def __init__(self, config: h2.config.H2Configuration) -> None:
-        super().__init__(config=config)
-        self.incoming_buffer = _FrameBuffer(server=not config.client_side)
-
-    def _receive_frame(self, frame: Any) -> list[h2.events.Event]:
-        try:
-            return super()._receive_frame(frame)
-        except h2.exceptions.InvalidBodyLengthError:
-            # Only DATA frames raise it, after the stream consumed the frame.
-            return [_BodyLengthMismatch(frame.stream_id, getattr(frame, "flow_controlled_length", 0))]
-
-
 class H2Protocol(asyncio.Protocol):
     """One HTTP/2 connection. Created by the dispatcher once HTTP/2 is chosen."""
 
@@ -125,7 +56,7 @@ class H2Protocol(asyncio.Protocol):
         self._upgrade = upgrade
         self.transport: asyncio.Transport | None = None
         self._task_handler = None  # read by web.Server.connection_lost
-        self.h2 = _H2Connection(config=_H2_CONFIG)
+        self.h2 = H2StateMachine(config=H2_CONFIG)
         self.streams: dict[int, H2Stream] = {}
         self._sending: dict[H2Stream, None] = {}
         self.write_paused = False
@@ -158,7 +89,7 @@ class H2Protocol(asyncio.Protocol):
 
         settings = self.settings
         conn = self.h2
-        local = _LocalSettings(
+        local = LocalSettings(
             client=False,
             initial_values={
                 h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: settings.max_concurrent_streams,
@@ -274,7 +205,7 @@ class H2Protocol(asyncio.Protocol):
             pass
         elif isinstance(event, h2.events.ConnectionTerminated):
             self._on_goaway(event)
-        elif isinstance(event, _BodyLengthMismatch):
+        elif isinstance(event, BodyLengthMismatch):
             self._on_body_length_mismatch(event)
 
     def _on_request(self, event: h2.events.RequestReceived) -> None:
@@ -351,7 +282,7 @@ class H2Protocol(asyncio.Protocol):
             return
         stream.data_received(event.data or b"", size)
 
-    def _on_body_length_mismatch(self, event: _BodyLengthMismatch) -> None:
+    def _on_body_length_mismatch(self, event: BodyLengthMismatch) -> None:
         self._conn_credit += event.flow_controlled_length
         stream = self.streams.get(event.stream_id)
         if stream is None:

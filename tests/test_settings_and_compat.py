@@ -149,3 +149,21 @@ def test_response_block_drops_connection_specific_fields() -> None:
     assert size > 0
     with pytest.raises(ValueError):
         response_header_block(200, CIMultiDict([("X-Bad", "a\r\nb")]))
+
+
+def test_h2_internals_we_override_still_exist() -> None:
+    """If this fails, h2 moved an internal that _h2compat.py overrides."""
+    import h2
+    import h2.connection
+    import h2.frame_buffer
+
+    from aiohttp_h2 import _h2compat
+
+    assert h2.__version__ in _h2compat.CHECKED_H2_VERSIONS
+    for name in ("_receive_frame", "_handle_data_on_closed_stream", "_stream_is_closed_by_end"):
+        assert callable(getattr(h2.connection.H2Connection, name)), name
+    assert callable(h2.frame_buffer.FrameBuffer._validate_frame_length)
+    buffer = h2.frame_buffer.FrameBuffer(server=True)
+    assert hasattr(buffer, "_data")
+    conn = _h2compat.H2StateMachine(config=_h2compat.H2_CONFIG)
+    assert isinstance(conn.incoming_buffer, h2.frame_buffer.FrameBuffer)

@@ -1,0 +1,123 @@
+"""The one place that reaches into h2's internals.
+
+h2 is the state machine and decides every protocol question; where h2 4.4.1 answers
+differently from RFC 9113 (or leaves a memory bound open), a small override here
+corrects it. Each override names the h2 behaviour it changes. Checked against
+h2 4.4.1; ``tests/test_settings_and_compat.py`` fails if the names move.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import h2.config
+import h2.connection
+import h2.errors
+import h2.events
+import h2.exceptions
+import h2.frame_buffer
+import h2.settings
+import hpack
+
+__all__ = ("CHECKED_H2_VERSIONS", "H2_CONFIG", "BodyLengthMismatch", "H2StateMachine", "LocalSettings")
+
+CHECKED_H2_VERSIONS = ("4.4.1",)
+
+H2_CONFIG = h2.config.H2Configuration(
+    client_side=False,
+    header_encoding=None,
+    validate_outbound_headers=True,
+    normalize_outbound_headers=False,
+    validate_inbound_headers=True,
+    normalize_inbound_headers=True,
+)
+
+
+class LocalSettings(h2.settings.Settings):
+    """Our SETTINGS, with h2's own stream-count check set above the advertised limit.
+
+    The advertised MAX_CONCURRENT_STREAMS is enforced by ``H2Protocol`` with
+    REFUSED_STREAM (the connection lives); h2 alone would make the excess a
+    connection error, even for streams a peer opened before it saw our SETTINGS.
+    """
+
+    hard_stream_limit = 2**31 - 1
+
+    @property  # type: ignore[misc]
+    def max_concurrent_streams(self) -> int:
+        return self.hard_stream_limit
+
+
+class BodyLengthMismatch(h2.events.Event):
+    """A request body disagreed with its content-length (see ``H2StateMachine``)."""
+
+    def __init__(self, stream_id: int, flow_controlled_length: int) -> None:
+        self.stream_id = stream_id
+        self.flow_controlled_length = flow_controlled_length
+
+
+_SETTINGS_TYPE = 0x4
+_ACK_FLAG = 0x1
+
+
+class _CompressionError(h2.exceptions.ProtocolError):
+    """A header block HPACK could not decode: COMPRESSION_ERROR (RFC 9113 §4.3).
+
+    h2 4.4.1 wraps every ``hpack.HPACKError`` in a plain ProtocolError, whose GOAWAY
+    would say PROTOCOL_ERROR.
+    """
+
+    error_code = h2.errors.ErrorCodes.COMPRESSION_ERROR
+
+
+class _FrameBuffer(h2.frame_buffer.FrameBuffer):
+    """h2's inbound frame buffer, rejecting an oversized frame as soon as its header
+    arrives (RFC 9113 §4.2, FRAME_SIZE_ERROR).
+
+    h2 4.4.1 checks the length only once the whole frame is buffered, so a peer
+    announcing a 16 MiB frame could make us hold 16 MiB per connection when we
+    advertised ``max_frame_size``.
+    """
+
+    def __next__(self) -> Any:
+        data = self._data
+        if len(data) >= 9:
+            length = int.from_bytes(data[:3], "big")
+            self._validate_frame_length(length)
+            if data[3] == _SETTINGS_TYPE and data[4] & _ACK_FLAG and length:
+                # RFC 9113 §6.5: FRAME_SIZE_ERROR; h2 4.4.1 says PROTOCOL_ERROR.
+                raise h2.exceptions.FrameTooLargeError("SETTINGS frame with ACK must have no payload")
+        return super().__next__()
+
+
+class H2StateMachine(h2.connection.H2Connection):
+    """h2's state machine, with a request body that disagrees with its content-length
+    made a stream error as RFC 9113 §8.1.1 requires (h2 4.4.1 makes it a connection
+    error). curl, after a 417 to ``Expect: 100-continue``, ends the stream without
+    the body it declared and retries on the same connection.
+    """
+
+    def __init__(self, config: h2.config.H2Configuration) -> None:
+        super().__init__(config=config)
+        self.incoming_buffer = _FrameBuffer(server=not config.client_side)
+
+    def _receive_frame(self, frame: Any) -> list[h2.events.Event]:
+        try:
+            return super()._receive_frame(frame)
+        except h2.exceptions.InvalidBodyLengthError:
+            # Only DATA frames raise it, after the stream consumed the frame.
+            return [BodyLengthMismatch(frame.stream_id, getattr(frame, "flow_controlled_length", 0))]
+        except h2.exceptions.ProtocolError as exc:
+            if type(exc) is h2.exceptions.ProtocolError and isinstance(exc.__cause__, hpack.HPACKError):
+                raise _CompressionError(str(exc)) from exc
+            raise
+
+    def _handle_data_on_closed_stream(self, events: Any, exc: Any, frame: Any) -> Any:
+        """DATA after the peer's END_STREAM: connection error STREAM_CLOSED (RFC 9113
+        §5.1 "closed"). h2 4.4.1 answers every DATA on a closed stream with RST_STREAM,
+        which stays right for streams closed by a reset (and its own purged-stream path
+        already makes the END_STREAM case a connection error).
+        """
+        if self._stream_is_closed_by_end(exc.stream_id):
+            raise h2.exceptions.StreamClosedError(exc.stream_id)
+        return super()._handle_data_on_closed_stream(events, exc, frame)
