@@ -18,7 +18,6 @@ from aiohttp import web
 from aiohttp.web_exceptions import HTTPException, HTTPInternalServerError
 
 from ._compat import build_error_response, request_finish
-from .writer import ContentLengthMismatch
 
 if TYPE_CHECKING:
     from aiohttp.web_request import BaseRequest
@@ -65,11 +64,9 @@ async def serve_stream(stream: H2Stream, message: Any, handler: Any = None) -> N
         except HTTPException as exc:
             resp = exc
         except TimeoutError:
-            ctx.logger.debug("Request handler timed out.", exc_info=True) if ctx.debug else None
+            if ctx.debug:
+                ctx.logger.debug("Request handler timed out.", exc_info=True)
             resp = _error_response(stream, request, 504, None)
-        except ContentLengthMismatch as exc:
-            ctx.logger.error("Error handling request from %s: %s", request.remote, exc)
-            raise ConnectionError(str(exc)) from None
         except (ConnectionError, asyncio.CancelledError):
             raise
         except Exception as exc:
@@ -117,9 +114,6 @@ async def _finish_response(stream: H2Stream, request: BaseRequest, resp: Any, st
         try:
             await prepare(request)
             await resp.write_eof()
-        except ContentLengthMismatch as exc:
-            ctx.logger.error("Error handling request from %s: %s", request.remote, exc)
-            raise ConnectionError(str(exc)) from None
         except (ConnectionError, asyncio.CancelledError):
             raise
         except Exception as exc:

@@ -9,7 +9,7 @@ declared Content-Length) and refuses to let a body disagree with its Content-Len
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from aiohttp.abc import AbstractStreamWriter
 from aiohttp.compression_utils import ZLibCompressor
@@ -27,8 +27,12 @@ __all__ = ("H2StreamWriter", "ContentLengthMismatch")
 logger = logging.getLogger("aiohttp_h2")
 
 
-class ContentLengthMismatch(RuntimeError):
-    """The app wrote a body that disagrees with the Content-Length it declared."""
+class ContentLengthMismatch(ConnectionResetError):
+    """The app wrote a body that disagrees with the Content-Length it declared.
+
+    The stream has been reset (INTERNAL_ERROR) by then, so to the handler it is a
+    reset stream; the mismatch itself is logged as the app error it is.
+    """
 
 
 class H2StreamWriter(AbstractStreamWriter):
@@ -84,18 +88,17 @@ class H2StreamWriter(AbstractStreamWriter):
             return chunk
         size = len(chunk)
         if size > length:
-            stream.reset(0x2)  # INTERNAL_ERROR
-            raise ContentLengthMismatch(
-                f"response body is longer than its Content-Length ({size} bytes written, {length} left)"
-            )
+            self._mismatch(f"response body is longer than its Content-Length ({size} bytes written, {length} left)")
         self.length = length - size
         if final and self.length:
-            missing = self.length
-            stream.reset(0x2)
-            raise ContentLengthMismatch(
-                f"response body is shorter than its Content-Length ({missing} bytes missing)"
-            )
+            self._mismatch(f"response body is shorter than its Content-Length ({self.length} bytes missing)")
         return chunk
+
+    def _mismatch(self, reason: str) -> NoReturn:
+        stream = self._stream
+        stream.reset(0x2)  # INTERNAL_ERROR: the peer must not take a cut body as complete
+        stream.conn.ctx.logger.error("Error handling request on HTTP/2 stream %d: %s", stream.stream_id, reason)
+        raise ContentLengthMismatch(reason)
 
     async def write(
         self,
