@@ -456,7 +456,7 @@ class H2Protocol(asyncio.Protocol):
             # (crediting the window) for up to lingering_time, then reset with
             # NO_ERROR (RFC 9113 §8.1). An immediate reset upsets curl and httpx.
             stream.start_discarding()
-            self.loop.call_later(self.ctx.lingering_time, self._end_lingering, stream)
+            stream.linger_handle = self.loop.call_later(self.ctx.lingering_time, self._end_lingering, stream)
         self.maybe_forget(stream)
 
     def _end_lingering(self, stream: H2Stream) -> None:
@@ -473,6 +473,9 @@ class H2Protocol(asyncio.Protocol):
         if self.streams.get(stream.stream_id) is stream:
             del self.streams[stream.stream_id]
         self._sending.pop(stream, None)
+        if stream.linger_handle is not None:
+            stream.linger_handle.cancel()
+            stream.linger_handle = None
         if not self.streams:
             if self._draining or self._closing:
                 self._goaway_and_close(NO_ERROR)

@@ -67,6 +67,7 @@ class H2Stream:
         "_timeout_ceil_threshold",
         "_upgraded",
         "handler_done",
+        "linger_handle",
         "inflater",
         "_inflate_pending",
         "_eof_deferred",
@@ -103,6 +104,7 @@ class H2Stream:
         self._timeout_ceil_threshold = ctx.timeout_ceil_threshold
         self._upgraded = False
         self.handler_done = False
+        self.linger_handle: asyncio.TimerHandle | None = None
         # Decompresses a Content-Encoding'd request body (aiohttp's auto_decompress).
         self.inflater: DeflateBuffer | None = None
         self._inflate_pending = False  # the inflater holds output not yet fed
