@@ -18,11 +18,12 @@ import h2.connection
 import h2.events
 import h2.exceptions
 import h2.settings
+from aiohttp import web
 from aiohttp.http_parser import DeflateBuffer
 from aiohttp.streams import StreamReader
 
 from ._h2compat import H2_CONFIG, BodyLengthMismatch, H2StateMachine, LocalSettings
-from .message import RequestRejected, parse_request_headers
+from .message import RequestRejected, parse_request_headers, rejected_request_message
 from .pipeline import serve_stream
 from .stream import H2Stream
 from .writer import H2StreamWriter
@@ -40,11 +41,11 @@ PROTOCOL_ERROR = 0x1
 INTERNAL_ERROR = 0x2
 REFUSED_STREAM = 0x7
 CANCEL = 0x8
-ENHANCE_YOUR_CALM = 0xB
 
 # Bytes handed to h2 between two socket writes; bounds the memory one flush can take
 # and lets other streams' frames interleave on the next loop iteration.
 _FLUSH_BUDGET = 256 * 1024
+
 
 class H2Protocol(asyncio.Protocol):
     """One HTTP/2 connection. Created by the dispatcher once HTTP/2 is chosen."""
@@ -73,7 +74,6 @@ class H2Protocol(asyncio.Protocol):
         self.ssl_context: Any = None
         self.peername: Any = None
         self.sockname: Any = None
-        self._drained: asyncio.Future[None] | None = None
 
     # ---------------------------------------------------------------- asyncio
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -164,8 +164,6 @@ class H2Protocol(asyncio.Protocol):
             self._abort_stream(stream, lost)
         self._sending.clear()
         self.ctx.server.connection_lost(self, exc)
-        if self._drained is not None and not self._drained.done():
-            self._drained.set_result(None)
         self.transport = None
 
     def pause_writing(self) -> None:
@@ -231,7 +229,7 @@ class H2Protocol(asyncio.Protocol):
                 )
                 self._reset_id(stream_id, PROTOCOL_ERROR)
                 return
-            self._reject(stream_id, exc.status, event.stream_ended is not None)
+            self._reject(stream_id, exc, event.headers, event.stream_ended is not None)  # type: ignore[arg-type]
             return
         self._last_stream_id = stream_id
         self._start_stream(stream_id, head.message, head.expect_continue, event.stream_ended is not None)
@@ -259,14 +257,17 @@ class H2Protocol(asyncio.Protocol):
         stream.task = self.loop.create_task(serve_stream(stream, message, handler))
         return stream
 
-    def _reject(self, stream_id: int, status: int, ended: bool) -> None:
-        """Answer a request we will not build (431) without involving the app."""
-        from aiohttp import web
+    def _reject(
+        self, stream_id: int, rejection: RequestRejected, headers: list[tuple[bytes, bytes]], ended: bool
+    ) -> None:
+        """Answer a request we will not build (431, 400) without involving the app,
+        as aiohttp answers an HTTP/1.1 request its parser refused."""
+        error = web.HTTPRequestHeaderFieldsTooLarge if rejection.status == 431 else web.HTTPBadRequest
 
-        async def reject(request: Any) -> web.StreamResponse:
-            return web.Response(status=status, text=f"{status}: request header fields too large")
+        async def reject(request: web.BaseRequest) -> web.StreamResponse:
+            raise error(text=f"{error.status_code}: {rejection.reason}")
 
-        message = _rejected_message()
+        message = rejected_request_message(headers)
         self._start_stream(stream_id, message, False, ended, handler=reject)
 
     def _on_data(self, event: h2.events.DataReceived) -> None:
@@ -557,7 +558,7 @@ class H2Protocol(asyncio.Protocol):
                 max_header_list_size=self.settings.max_header_list_size,
             )
         except RequestRejected as exc:
-            self._reject(1, exc.status or 400, True)
+            self._reject(1, exc, upgrade.headers, True)
             return
         self._last_stream_id = 1
         stream = self._start_stream(1, head.message, False, ended=not upgrade.body)
@@ -565,18 +566,6 @@ class H2Protocol(asyncio.Protocol):
             stream.reader.feed_data(upgrade.body)
             stream.reader.feed_eof()
             stream.remote_ended = True
-
-
-def _rejected_message() -> Any:
-    from aiohttp.http_parser import RawRequestMessage
-    from multidict import CIMultiDict, CIMultiDictProxy
-    from yarl import URL
-
-    from .message import HTTP2
-
-    return RawRequestMessage(
-        "GET", "/", HTTP2, CIMultiDictProxy(CIMultiDict()), (), False, None, False, False, URL("/")
-    )
 
 
 def _peer(peername: Any) -> str:

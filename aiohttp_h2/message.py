@@ -22,6 +22,7 @@ __all__ = (
     "RequestHead",
     "RequestRejected",
     "parse_request_headers",
+    "rejected_request_message",
     "response_header_block",
     "parse_status_line",
     "parse_interim_line",
@@ -55,6 +56,7 @@ HTTP2 = H2HttpVersion(2, 0)
 
 _COMPRESSIONS = frozenset({"gzip", "deflate", "br", "zstd"})
 _FORBIDDEN_TARGET = re.compile(r"[\x00-\x20\x7f]")
+_METHOD_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,32}")
 # Fields that belong to one hop of HTTP/1.1 and must not appear in HTTP/2.
 _CONNECTION_SPECIFIC = frozenset(
     {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"}
@@ -168,6 +170,22 @@ def parse_request_headers(
         url,
     )
     return RequestHead(message, expect_continue)
+
+
+def rejected_request_message(headers: Iterable[tuple[bytes, bytes]]) -> RawRequestMessage:
+    """A stand-in message for a request we answer ourselves (431/400).
+
+    Keeps the method and path when they are usable, so the access log line says what
+    was refused; nothing else of the refused header list is kept.
+    """
+    method, path = "GET", "/"
+    for name, value in headers:
+        if name == b":method" and _METHOD_TOKEN.fullmatch(value):
+            method = value.decode("ascii")
+        elif name == b":path" and value[:1] == b"/" and not _FORBIDDEN_TARGET.search(value.decode("latin-1")):
+            path = value.decode("utf-8", "surrogateescape")
+    empty: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
+    return RawRequestMessage(method, path, HTTP2, empty, (), False, None, False, False, _origin_url(path))
 
 
 def _origin_url(target: str) -> URL:
