@@ -374,11 +374,13 @@ class H2Protocol(asyncio.Protocol):
                         continue
                     self._budget -= size
                     progressed = sent_any = True
+                    del sending[stream]
                     if end:
                         stream.end_pending = False
                         stream.local_ended = True
-                        del sending[stream]
                         self._stream_finished_sending(stream)
+                    else:
+                        sending[stream] = None  # to the back of the queue: round-robin
                     stream.wake_if_drained()
                 elif stream.end_pending:
                     stream.end_pending = False
