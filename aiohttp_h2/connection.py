@@ -565,9 +565,9 @@ class H2Protocol(asyncio.Protocol):
         self._last_stream_id = 1
         stream = self._start_stream(1, head.message, False, ended=not upgrade.body)
         if upgrade.body:
-            stream.reader.feed_data(upgrade.body)
-            stream.reader.feed_eof()
-            stream.remote_ended = True
+            # Already read over HTTP/1.1: no flow-control credit is involved.
+            stream.data_received(upgrade.body, 0)
+            stream.end_received()
 
 
 def _peer(peername: Any) -> str:

@@ -65,7 +65,6 @@ class H2Stream:
         "max_headers",
         "max_line_size",
         "_timeout_ceil_threshold",
-        "_upgraded",
         "handler_done",
         "linger_handle",
         "inflater",
@@ -102,7 +101,6 @@ class H2Stream:
         self.max_headers = ctx.max_headers
         self.max_line_size = ctx.max_line_size
         self._timeout_ceil_threshold = ctx.timeout_ceil_threshold
-        self._upgraded = False
         self.handler_done = False
         self.linger_handle: asyncio.TimerHandle | None = None
         # Decompresses a Content-Encoding'd request body (aiohttp's auto_decompress).

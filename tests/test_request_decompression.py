@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
+import json
 import zlib
 
+import h2.config
+import h2.connection
+import h2.events
 import httpx
 from aiohttp import web
 
@@ -47,3 +52,36 @@ async def test_corrupt_gzip_body_fails_the_request_not_the_connection(start_serv
         assert bad.status_code >= 400
         good = await client.post(running.url + "/", content=b"plain")
         assert good.json()["size"] == 5
+
+
+async def test_gzip_body_on_an_upgrade_request(start_server) -> None:
+    """The h2c Upgrade path decompresses its HTTP/1.1-delivered body too."""
+    running = await start_server(app())
+    payload = b"upgrade body " * 1000
+    body = gzip.compress(payload)
+    request = (
+        b"POST / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+        b"HTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\nContent-Encoding: gzip\r\n"
+        + b"Content-Length: %d\r\n\r\n" % len(body)
+        + body
+    )
+    reader, writer = await asyncio.open_connection(running.host, running.port)
+    writer.write(request)
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    assert head.startswith(b"HTTP/1.1 101")
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding=None))
+    conn.initiate_upgrade_connection()
+    writer.write(conn.data_to_send())
+    data = b""
+    done = False
+    while not done:
+        chunk = await asyncio.wait_for(reader.read(65536), 5)
+        assert chunk
+        for event in conn.receive_data(chunk):
+            if isinstance(event, h2.events.DataReceived) and event.stream_id == 1:
+                data += event.data
+            if isinstance(event, h2.events.StreamEnded) and event.stream_id == 1:
+                done = True
+        writer.write(conn.data_to_send())
+    writer.close()
+    assert json.loads(data) == {"size": len(payload), "sha256": hashlib.sha256(payload).hexdigest()}
