@@ -90,16 +90,35 @@ class _FrameBuffer(h2.frame_buffer.FrameBuffer):
         return super().__next__()
 
 
+_ConnState = h2.connection.ConnectionState
+_ConnInput = h2.connection.ConnectionInputs
+
+
+class _ConnectionStates(h2.connection.H2ConnectionStateMachine):
+    """h2's connection states, except that a peer's GOAWAY leaves us open.
+
+    RFC 9113 §6.8: after a GOAWAY the streams the peer already opened may still
+    complete. h2 4.4.1 moves to CLOSED on receiving GOAWAY (python-hyper/h2#1181), after
+    which no response could be sent; H2Protocol drains instead and closes when idle.
+    """
+
+    _transitions = {  # noqa: RUF012  (h2 declares it as a plain class attribute)
+        **h2.connection.H2ConnectionStateMachine._transitions,
+        (_ConnState.SERVER_OPEN, _ConnInput.RECV_GOAWAY): (None, _ConnState.SERVER_OPEN),
+    }
+
+
 class H2StateMachine(h2.connection.H2Connection):
-    """h2's state machine, with a request body that disagrees with its content-length
-    made a stream error as RFC 9113 §8.1.1 requires (h2 4.4.1 makes it a connection
-    error). curl, after a 417 to ``Expect: 100-continue``, ends the stream without
-    the body it declared and retries on the same connection.
+    """h2's state machine with the corrections above, and a request body that disagrees
+    with its content-length made a stream error as RFC 9113 §8.1.1 requires (h2 4.4.1
+    makes it a connection error). curl, after a 417 to ``Expect: 100-continue``, ends
+    the stream without the body it declared and retries on the same connection.
     """
 
     def __init__(self, config: h2.config.H2Configuration) -> None:
         super().__init__(config=config)
         self.incoming_buffer = _FrameBuffer(server=not config.client_side)
+        self.state_machine = _ConnectionStates()
 
     def _receive_frame(self, frame: Any) -> list[h2.events.Event]:
         try:

@@ -305,8 +305,15 @@ class H2Protocol(asyncio.Protocol):
         self._abort_stream(stream, ConnectionResetError(f"HTTP/2 stream reset by peer (error code {code})"))
 
     def _on_goaway(self, event: h2.events.ConnectionTerminated) -> None:
-        # h2 4.x cannot send anything once GOAWAY was received: end like a lost connection.
-        self._terminate(ConnectionResetError("peer sent GOAWAY"))
+        """The peer is leaving. NO_ERROR: finish its open streams, then close
+        (RFC 9113 §6.8). Any other code reports an error: end everything now."""
+        if event.error_code == NO_ERROR:
+            self._draining = True
+            if not self.streams:
+                self._goaway_and_close(NO_ERROR)
+            return
+        logger.info("HTTP/2 peer %s sent GOAWAY(%s)", _peer(self.peername), event.error_code)
+        self._terminate(ConnectionResetError(f"peer sent GOAWAY({event.error_code})"))
 
     def _abort_stream(self, stream: H2Stream, exc: BaseException) -> None:
         self._sending.pop(stream, None)

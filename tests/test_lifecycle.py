@@ -194,3 +194,63 @@ async def test_run_app_adds_alpn_and_drains_on_sigint(tmp_path: Path, tls_files)
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def test_peer_goaway_no_error_lets_open_streams_finish(start_server) -> None:
+    """RFC 9113 §6.8: a client's GOAWAY(NO_ERROR) still gets its open streams answered."""
+    from hyperframe.frame import GoAwayFrame
+
+    release = asyncio.Event()
+
+    async def slow(request: web.Request) -> web.Response:
+        await release.wait()
+        return web.Response(text="finished")
+
+    app = web.Application()
+    app.router.add_get("/slow", slow)
+    running = await start_server(app)
+    client = await RawClient.open(running)
+    try:
+        sid = await client.request("/slow")
+        goaway = GoAwayFrame(0)
+        goaway.last_stream_id = 0
+        goaway.error_code = 0
+        await client.send_raw(goaway.serialize())
+        await asyncio.sleep(0.1)
+        release.set()
+        assert await client.response(sid) == (200, b"finished")
+        await client.wait_closed()
+        frame = client.goaway()
+        assert frame is not None and frame.error_code == 0 and frame.last_stream_id == sid
+    finally:
+        client.close()
+
+
+async def test_peer_goaway_with_error_ends_streams(start_server) -> None:
+    from hyperframe.frame import GoAwayFrame
+
+    cancelled = asyncio.Event()
+
+    async def slow(request: web.Request) -> web.Response:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_get("/slow", slow)
+    running = await start_server(app)
+    client = await RawClient.open(running)
+    try:
+        await client.request("/slow")
+        await asyncio.sleep(0.1)
+        goaway = GoAwayFrame(0)
+        goaway.last_stream_id = 0
+        goaway.error_code = 2  # INTERNAL_ERROR
+        await client.send_raw(goaway.serialize())
+        await asyncio.wait_for(cancelled.wait(), 5)
+        await client.wait_closed()
+    finally:
+        client.close()
