@@ -473,7 +473,7 @@ async def _expect_protocol_error(server: RunningServer, block: Headers, end_stre
             await client.wait_closed()
         else:
             assert client.reset_codes()[1] == PROTOCOL_ERROR
-            assert 1 not in client.headers
+            assert client.headers.get(1) is None
         return kind
     finally:
         client.close()
@@ -519,7 +519,7 @@ async def test_request_content_length_mismatch(start_server: StartServer, declar
     kind = await client.wait_stream_or_connection_error(1)
     assert kind == "stream"
     assert client.reset_codes()[1] == PROTOCOL_ERROR
-    assert 1 not in client.headers, "a mismatching body must never be answered as a request"
+    assert client.headers.get(1) is None, "a mismatching body must never be answered as a request"
     await until(lambda: bool(outcome))
     assert not outcome[0].startswith("read"), outcome
     sid = await client.request("/echo", method="POST", body=b"fine")
