@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ._compat import server_kwargs, server_loop
 from .connection import H2Protocol
 from .context import ServerContext
 from .dispatch import DispatchProtocol
@@ -47,8 +48,6 @@ class Server(web.Server):
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
-        from ._compat import server_loop
-
         return server_loop(self)
 
     def __call__(self) -> DispatchProtocol:  # type: ignore[override]
@@ -61,8 +60,6 @@ class Server(web.Server):
     def make_h2_protocol(self, upgrade: Any = None) -> H2Protocol:
         ctx = self._h2_context
         if ctx is None:
-            from ._compat import server_kwargs
-
             ctx = self._h2_context = ServerContext.from_server(
                 self, self.loop, self.h2_settings, server_kwargs(self)
             )

@@ -16,6 +16,7 @@ from aiohttp.http_exceptions import ContentEncodingError
 from aiohttp.http_parser import DeflateBuffer
 from aiohttp.streams import EMPTY_PAYLOAD, StreamReader
 
+from ._compat import request_cancel
 from .message import parse_interim_line
 
 if TYPE_CHECKING:
@@ -252,8 +253,6 @@ class H2Stream:
         self.out_buffer.clear()
         self.end_pending = False
         if self.request is not None:
-            from ._compat import request_cancel
-
             request_cancel(self.request, exc)
         elif self.reader is not EMPTY_PAYLOAD:
             self.reader.set_exception(exc)
