@@ -167,3 +167,14 @@ def test_h2_internals_we_override_still_exist() -> None:
     assert hasattr(buffer, "_data")
     conn = _h2compat.H2StateMachine(config=_h2compat.H2_CONFIG)
     assert isinstance(conn.incoming_buffer, h2.frame_buffer.FrameBuffer)
+
+
+def test_response_block_validates_what_h2_no_longer_checks() -> None:
+    """h2's outbound validation is off; these checks stand in for it (RFC 9113 §8.2.1)."""
+    from multidict import CIMultiDict
+
+    block, _ = response_header_block(200, CIMultiDict([("X-Padded", "  value \t")]))
+    assert block[1] == (b"x-padded", b"value")
+    for bad in (("Bad Name", "v"), ("bad:name", "v"), ("", "v"), ("X-Nul", "a\x00b"), ("X-Lf", "a\nb")):
+        with pytest.raises(ValueError):
+            response_header_block(200, CIMultiDict([bad]))
