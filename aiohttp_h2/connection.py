@@ -23,6 +23,7 @@ from aiohttp.http_parser import DeflateBuffer
 from aiohttp.streams import StreamReader
 
 from ._h2compat import H2_CONFIG, BodyLengthMismatch, H2StateMachine, LocalSettings
+from .flow import Credit
 from .message import RequestRejected, parse_request_headers, rejected_request_message
 from .pipeline import serve_stream
 from .stream import H2Stream
@@ -66,9 +67,7 @@ class H2Protocol(asyncio.Protocol):
         self._closing = False
         self._draining = False
         self._closed = False
-        self._conn_credit = 0
-        self._conn_credit_threshold = settings.connection_window_size // 2
-        self.stream_credit_threshold = settings.initial_window_size // 2
+        self._conn_credit = Credit(settings.connection_window_size)
         self._idle_handle: asyncio.TimerHandle | None = None
         self._last_stream_id = 0
         self.ssl_context: Any = None
@@ -274,17 +273,14 @@ class H2Protocol(asyncio.Protocol):
         size = event.flow_controlled_length or 0
         # Connection-level credit goes back at once: every stream is bounded by
         # its own window, so the connection window only needs to cover the sum.
-        self._conn_credit += size
-        if self._conn_credit >= self._conn_credit_threshold:
-            credit, self._conn_credit = self._conn_credit, 0
-            self.h2.increment_flow_control_window(credit)
+        self._credit_connection(size)
         stream = self.streams.get(event.stream_id)  # type: ignore[arg-type]
         if stream is None:
             return
         stream.data_received(event.data or b"", size)
 
     def _on_body_length_mismatch(self, event: BodyLengthMismatch) -> None:
-        self._conn_credit += event.flow_controlled_length
+        self._credit_connection(event.flow_controlled_length)
         stream = self.streams.get(event.stream_id)
         if stream is None:
             self._reset_id(event.stream_id, PROTOCOL_ERROR)
@@ -426,6 +422,11 @@ class H2Protocol(asyncio.Protocol):
         except h2.exceptions.ProtocolError:
             return
         self._schedule_flush()
+
+    def _credit_connection(self, size: int) -> None:
+        increment = self._conn_credit.add(size)
+        if increment and self._can_send():
+            self.h2.increment_flow_control_window(increment)
 
     def credit_stream(self, stream: H2Stream, size: int) -> None:
         if stream.remote_ended or stream.closed or not self._can_send():

@@ -17,6 +17,7 @@ from aiohttp.http_parser import DeflateBuffer
 from aiohttp.streams import EMPTY_PAYLOAD, StreamReader
 
 from ._compat import request_cancel
+from .flow import Credit
 from .message import parse_interim_line
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ class H2Stream:
         self._transport: H2StreamTransport | None = None
         self._reading_paused = False
         self._pending_credit = 0  # received while paused, not yet credited
-        self._credit = 0  # consumed, credited at the next threshold
+        self._credit = Credit(conn.settings.initial_window_size)  # consumed, not yet returned
         self.remote_ended = False
         self.local_ended = False
         self.headers_sent = False
@@ -192,10 +193,9 @@ class H2Stream:
         """Credit ``size`` consumed bytes back to the peer, coalescing WINDOW_UPDATEs."""
         if self.remote_ended or size <= 0:
             return
-        self._credit += size
-        if self._credit >= self.conn.stream_credit_threshold:
-            credit, self._credit = self._credit, 0
-            self.conn.credit_stream(self, credit)
+        increment = self._credit.add(size)
+        if increment:
+            self.conn.credit_stream(self, increment)
 
     def start_discarding(self) -> None:
         """The response is complete; credit and drop whatever body is still coming."""
