@@ -1254,6 +1254,21 @@ async def test_6_10_continuation_after_data(connect: Connect) -> None:
     await c.verify_connection_error(PROTOCOL_ERROR)
 
 
+# http2: 7 Error Codes
+async def test_7_goaway_unknown_error_code(connect: Connect) -> None:
+    """h2spec 7/1: no special behaviour; h2spec expects the connection to close."""
+    c = await connect()
+    await c.send(GoAwayFrame(0, last_stream_id=0, error_code=0xFF))
+    await c.verify_connection_close()
+
+
+async def test_7_rst_stream_unknown_error_code(connect: Connect) -> None:
+    """h2spec 7/2: the reset is accepted like any other; the connection answers PING."""
+    c = await connect()
+    await c.send(c.post_headers(1), RstStreamFrame(1, error_code=0xFF))
+    await c.verify_alive()
+
+
 # =================================================================================
 # http2: 8.1 HTTP Request/Response Exchange
 # =================================================================================
