@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import h2.connection
 import h2.events
@@ -76,8 +76,8 @@ class H2Protocol(asyncio.Protocol):
 
     # ---------------------------------------------------------------- asyncio
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports are not asyncio.Transport subclasses; same interface.
+        self.transport = cast(asyncio.Transport, transport)
         self.ssl_context = transport.get_extra_info("sslcontext")
         self.peername = transport.get_extra_info("peername")
         self.sockname = transport.get_extra_info("sockname")
