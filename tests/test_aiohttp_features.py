@@ -32,6 +32,8 @@ from aiohttp_h2 import H2Settings
 
 from .conftest import RunningServer, run_command
 
+FLAG = web.AppKey("flag", str)
+
 StartServer = Callable[..., Awaitable[RunningServer]]
 
 pytestmark = pytest.mark.timeout(30)
@@ -605,10 +607,10 @@ async def test_middlewares_signals_subapps(start_server: StartServer) -> None:
         return web.Response(text=f"main {request.match_info.get('name', '')}")
 
     async def sub_hello(request: web.Request) -> web.Response:
-        return web.Response(text=f"sub {request.match_info['id']} {request.config_dict['flag']}")
+        return web.Response(text=f"sub {request.match_info['id']} {request.config_dict[FLAG]}")
 
     app = web.Application(middlewares=[add_header, web.normalize_path_middleware()])
-    app["flag"] = "set"
+    app[FLAG] = "set"
     app.on_response_prepare.append(on_prepare)
     app.router.add_get("/hello/{name}", hello)
     app.router.add_get("/slash/", hello)
