@@ -284,13 +284,13 @@ class H2Protocol(asyncio.Protocol):
         stream = self.streams.get(event.stream_id)
         if stream is None:
             self._reset_id(event.stream_id, PROTOCOL_ERROR)
-        elif stream.discarding:
-            # The response is complete and the peer gave up sending the body.
-            stream.reset(NO_ERROR)
-            self.maybe_forget(stream)
         else:
-            logger.info("HTTP/2 request body on stream %d does not match its content-length", event.stream_id)
-            stream.reset(PROTOCOL_ERROR)
+            if stream.discarding:
+                code = NO_ERROR  # the response is complete; the peer gave up on the body
+            else:
+                code = PROTOCOL_ERROR
+                logger.info("HTTP/2 request body on stream %d does not match its content-length", event.stream_id)
+            stream.reset(code)
             self.maybe_forget(stream)
 
     def _on_reset(self, event: h2.events.StreamReset) -> None:
@@ -379,22 +379,16 @@ class H2Protocol(asyncio.Protocol):
                     progressed = sent_any = True
                     del sending[stream]
                     if end:
-                        stream.end_pending = False
-                        stream.local_ended = True
-                        self._stream_finished_sending(stream)
+                        self._ended_locally(stream)
                     else:
                         sending[stream] = None  # to the back of the queue: round-robin
                     stream.wake_if_drained()
                 elif stream.end_pending:
-                    stream.end_pending = False
-                    stream.local_ended = True
                     del sending[stream]
-                    try:
+                    with contextlib.suppress(h2.exceptions.ProtocolError):
                         conn.end_stream(stream_id)
-                    except h2.exceptions.ProtocolError:
-                        continue
-                    progressed = sent_any = True
-                    self._stream_finished_sending(stream)
+                        progressed = sent_any = True
+                    self._ended_locally(stream)
                 else:
                     del sending[stream]
                     stream.wake_if_drained()
@@ -407,7 +401,10 @@ class H2Protocol(asyncio.Protocol):
         if sent_any:
             self._schedule_flush()
 
-    def _stream_finished_sending(self, stream: H2Stream) -> None:
+    def _ended_locally(self, stream: H2Stream) -> None:
+        """END_STREAM went to h2: our half of the stream is done."""
+        stream.end_pending = False
+        stream.local_ended = True
         self.maybe_forget(stream)
 
     def reset_stream(self, stream: H2Stream, error_code: int) -> None:

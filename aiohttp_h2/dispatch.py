@@ -13,6 +13,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any, cast
 
+from aiohttp import web
+
 from .upgrade import SWITCHING_PROTOCOLS, inspect_upgrade
 
 if TYPE_CHECKING:
@@ -90,9 +92,7 @@ class DispatchProtocol(asyncio.Protocol):
         if self._settings.h2c_prior_knowledge and buffer and PREFACE.startswith(buffer):
             return None  # a partial HTTP/2 preface, then EOF: nothing to answer; close
         if buffer:
-            self._switch_to_http1(self._buffer)
-            handler_eof = getattr(self._transport.get_protocol(), "eof_received", None) if self._transport else None
-            return handler_eof() if handler_eof is not None else None
+            self._switch_to_http1(buffer).eof_received()
         return None
 
     def connection_lost(self, exc: BaseException | None) -> None:
@@ -115,7 +115,7 @@ class DispatchProtocol(asyncio.Protocol):
             self._timer = None
         self._server.pending_dispatchers.discard(self)
 
-    def _switch_to_http1(self, buffered: bytes) -> None:
+    def _switch_to_http1(self, buffered: bytes) -> web.RequestHandler:
         self._done()
         transport = self._transport
         assert transport is not None
@@ -125,6 +125,7 @@ class DispatchProtocol(asyncio.Protocol):
         handler.connection_made(transport)
         if buffered:
             handler.data_received(buffered)
+        return handler
 
     def _switch_to_h2(self, buffered: bytes, upgrade: Any = None) -> None:
         self._done()

@@ -88,7 +88,7 @@ class H2Stream:
         self._transport: H2StreamTransport | None = None
         self._reading_paused = False
         self._pending_credit = 0  # received while paused, not yet credited
-        self._credit = Credit(conn.settings.initial_window_size)  # consumed, not yet returned
+        self._credit: Credit | None = None  # made on the first body bytes (GETs have none)
         self.remote_ended = False
         self.local_ended = False
         self.headers_sent = False
@@ -193,7 +193,10 @@ class H2Stream:
         """Credit ``size`` consumed bytes back to the peer, coalescing WINDOW_UPDATEs."""
         if self.remote_ended or size <= 0:
             return
-        increment = self._credit.add(size)
+        credit = self._credit
+        if credit is None:
+            credit = self._credit = Credit(self.conn.settings.initial_window_size)
+        increment = credit.add(size)
         if increment:
             self.conn.credit_stream(self, increment)
 
@@ -264,6 +267,16 @@ class H2Stream:
             return
         self.interim_sent = True
         self.conn.send_interim(self, status)
+
+    def send_raw_interim(self, data: bytes | bytearray | memoryview) -> bool:
+        """Send a hand-written ``HTTP/1.x 1xx`` block as interim HEADERS; False if ``data``
+        is not one. aiohttp's Expect handlers write these to the writer or transport."""
+        status = parse_interim_line(data)
+        if status is None:
+            return False
+        if not (status == 100 and self.interim_sent):
+            self.send_interim(status)
+        return True
 
     def send_headers(self, block: list[tuple[bytes, bytes]], end_stream: bool) -> None:
         if self.closed:
@@ -348,11 +361,7 @@ class H2StreamTransport(asyncio.Transport):
     def write(self, data: bytes | bytearray | memoryview) -> None:
         stream = self._stream
         if not stream.headers_sent:
-            status = parse_interim_line(data)
-            if status is not None:
-                if status == 100 and stream.interim_sent:
-                    return
-                stream.send_interim(status)
+            if stream.send_raw_interim(data):
                 return
             writer = stream.writer
             if writer is not None and writer.has_pending_headers:

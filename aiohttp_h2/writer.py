@@ -15,7 +15,7 @@ from aiohttp.abc import AbstractStreamWriter
 from aiohttp.compression_utils import ZLibCompressor
 from multidict import CIMultiDict
 
-from .message import parse_interim_line, parse_status_line, response_header_block
+from .message import parse_status_line, response_header_block
 
 if TYPE_CHECKING:
     import asyncio
@@ -108,13 +108,9 @@ class H2StreamWriter(AbstractStreamWriter):
         LIMIT: int = 0x10000,
     ) -> None:
         stream = self._stream
-        if self._pending_block is None and not stream.headers_sent:
-            status = parse_interim_line(chunk)
-            if status is not None:
-                # aiohttp's Expect handler resets output_size afterwards; nothing to count.
-                if not (status == 100 and stream.interim_sent):
-                    stream.send_interim(status)
-                return
+        # aiohttp's Expect handler resets output_size afterwards; nothing to count.
+        if self._pending_block is None and not stream.headers_sent and stream.send_raw_interim(chunk):
+            return
         if self._compress is not None:
             chunk = await self._compress.compress(chunk)
             if not chunk:
