@@ -71,14 +71,57 @@ class _CompressionError(h2.exceptions.ProtocolError):
     error_code = h2.errors.ErrorCodes.COMPRESSION_ERROR
 
 
+class _HeaderBlockTooLarge(h2.exceptions.DenialOfServiceError):
+    """A header block grew beyond its bound before decoding: ENHANCE_YOUR_CALM."""
+
+
+_HEADERS_TYPE = 0x1
+_CONTINUATION_TYPE = 0x9
+#: Frames one header block may span (h2's own CONTINUATION_BACKLOG is 64 too, but
+#: its error says PROTOCOL_ERROR; a CONTINUATION flood is a denial of service).
+MAX_HEADER_BLOCK_FRAMES = 64
+
+
 class _FrameBuffer(h2.frame_buffer.FrameBuffer):
     """h2's inbound frame buffer, rejecting an oversized frame as soon as its header
-    arrives (RFC 9113 §4.2, FRAME_SIZE_ERROR).
+    arrives (RFC 9113 §4.2, FRAME_SIZE_ERROR), and a header block (HEADERS plus
+    CONTINUATIONs) beyond ``max_header_block_size`` bytes or
+    ``MAX_HEADER_BLOCK_FRAMES`` frames before it is joined and decoded.
 
     h2 4.4.1 checks the length only once the whole frame is buffered, so a peer
     announcing a 16 MiB frame could make us hold 16 MiB per connection when we
-    advertised ``max_frame_size``.
+    advertised ``max_frame_size``; and it joins up to 64 CONTINUATIONs of any size.
     """
+
+    max_header_block_size = 2**31
+
+    def __init__(self, server: bool = False) -> None:
+        super().__init__(server=server)
+        self._block_size = 0
+
+    def header_block_incomplete(self) -> bool:
+        """True while a header block or a HEADERS/CONTINUATION frame is only partly here."""
+        if self._headers_buffer:
+            return True
+        data = self._data
+        return len(data) > 3 and data[3] in (_HEADERS_TYPE, _CONTINUATION_TYPE)
+
+    def _update_header_buffer(self, f: Any) -> Any:
+        kind = f.type
+        if self._headers_buffer:
+            if kind == _CONTINUATION_TYPE:
+                self._add_to_block(f, len(self._headers_buffer) + 1)
+        elif kind == _HEADERS_TYPE and "END_HEADERS" not in f.flags:
+            self._block_size = 0
+            self._add_to_block(f, 1)
+        return super()._update_header_buffer(f)
+
+    def _add_to_block(self, frame: Any, frames: int) -> None:
+        self._block_size += len(frame.data)
+        if self._block_size > self.max_header_block_size:
+            raise _HeaderBlockTooLarge(f"Header block larger than {self.max_header_block_size} bytes")
+        if frames > MAX_HEADER_BLOCK_FRAMES:
+            raise _HeaderBlockTooLarge(f"Header block spans more than {MAX_HEADER_BLOCK_FRAMES} frames")
 
     def __next__(self) -> Any:
         data = self._data
@@ -109,19 +152,43 @@ class _ConnectionStates(h2.connection.H2ConnectionStateMachine):
     }
 
 
+# PRIORITY, RST_STREAM, SETTINGS, PING, GOAWAY, WINDOW_UPDATE: no request moves forward.
+_CONTROL_TYPES = frozenset((0x2, 0x3, 0x4, 0x6, 0x7, 0x8))
+
+
 class H2StateMachine(h2.connection.H2Connection):
     """h2's state machine with the corrections above, and a request body that disagrees
     with its content-length made a stream error as RFC 9113 §8.1.1 requires (h2 4.4.1
     makes it a connection error). curl, after a 417 to ``Expect: 100-continue``, ends
     the stream without the body it declared and retries on the same connection.
+
+    It also counts, in ``control_frames``, the frames received that move no request
+    forward (control frames, empty DATA/HEADERS, unknown types), for the flood
+    accounting in ``policy.AbusePolicy``; the connection reads and clears it.
     """
 
     def __init__(self, config: h2.config.H2Configuration) -> None:
         super().__init__(config=config)
-        self.incoming_buffer = _FrameBuffer(server=not config.client_side)
+        self._frames = _FrameBuffer(server=not config.client_side)
+        self.incoming_buffer = self._frames
         self.state_machine = _ConnectionStates()
+        self.control_frames = 0
+
+    def set_max_header_block_size(self, size: int) -> None:
+        """Bound encoded header blocks (all HEADERS + CONTINUATION bytes) before decoding."""
+        self._frames.max_header_block_size = size
+
+    def header_block_incomplete(self) -> bool:
+        return self._frames.header_block_incomplete()
 
     def _receive_frame(self, frame: Any) -> list[h2.events.Event]:
+        kind = frame.type
+        if (
+            kind in _CONTROL_TYPES
+            or kind > _CONTINUATION_TYPE
+            or (not frame.data and (kind == _HEADERS_TYPE or "END_STREAM" not in frame.flags))
+        ):
+            self.control_frames += 1
         try:
             return super()._receive_frame(frame)
         except h2.exceptions.InvalidBodyLengthError:

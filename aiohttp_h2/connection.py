@@ -26,6 +26,7 @@ from ._h2compat import H2_CONFIG, BodyLengthMismatch, H2StateMachine, LocalSetti
 from .flow import Credit
 from .message import RequestRejected, parse_request_headers, rejected_request_message
 from .pipeline import serve_stream
+from .policy import AbusePolicy
 from .stream import H2Stream
 from .writer import H2StreamWriter
 
@@ -42,6 +43,7 @@ PROTOCOL_ERROR = 0x1
 INTERNAL_ERROR = 0x2
 REFUSED_STREAM = 0x7
 CANCEL = 0x8
+ENHANCE_YOUR_CALM = 0xB
 
 # Bytes handed to h2 between two socket writes; bounds the memory one flush can take
 # and lets other streams' frames interleave on the next loop iteration.
@@ -69,6 +71,17 @@ class H2Protocol(asyncio.Protocol):
         self._closed = False
         self._conn_credit = Credit(settings.connection_window_size)
         self._idle_handle: asyncio.TimerHandle | None = None
+        self._header_handle: asyncio.TimerHandle | None = None
+        self._send_watch: asyncio.TimerHandle | None = None
+        self._paused_at = 0.0
+        self._policy = AbusePolicy(
+            reset_burst=settings.reset_burst,
+            reset_rate=settings.reset_rate,
+            control_burst=settings.control_frame_burst,
+            control_rate=settings.control_frame_rate,
+            max_reply_bytes=settings.max_pending_control_bytes,
+            now=self.loop.time(),
+        )
         self._last_stream_id = 0
         self.ssl_context: Any = None
         self.peername: Any = None
@@ -106,6 +119,7 @@ class H2Protocol(asyncio.Protocol):
         # Decode up to twice the advertised size so that a moderately large header
         # list gets a 431 on its stream instead of killing the connection.
         conn.decoder.max_header_list_size = 2 * settings.max_header_list_size
+        conn.set_max_header_block_size(2 * settings.max_header_list_size)
         if self._upgrade is not None:
             conn.initiate_upgrade_connection(self._upgrade.settings_header)
         else:
@@ -134,18 +148,35 @@ class H2Protocol(asyncio.Protocol):
         try:
             for event in events:
                 self._handle_event(event)
+                if self._closing:
+                    return
         except h2.exceptions.ProtocolError as exc:
             self._connection_error(exc)
             return
+        conn = self.h2
+        if conn.control_frames:
+            count, conn.control_frames = conn.control_frames, 0
+            if not self._policy.control_frames(count, self.loop.time()):
+                self._calm_down()
+                return
+        if conn.header_block_incomplete():
+            if self._header_handle is None:
+                self._header_handle = self.loop.call_later(self.settings.header_timeout, self._header_timeout)
+        elif self._header_handle is not None:
+            self._header_handle.cancel()
+            self._header_handle = None
         self._schedule_flush()
 
     def _connection_error(self, exc: h2.exceptions.ProtocolError) -> None:
         """The peer broke the protocol: GOAWAY with h2's error code, then close."""
-        logger.info("HTTP/2 connection error from %s: %s", _peer(self.peername), exc)
+        code = getattr(exc, "error_code", None) or PROTOCOL_ERROR
+        # A denial-of-service guard tripping (HPACK bomb, header block flood) is worth
+        # an operator's attention; an ordinary protocol mistake is not.
+        level = logging.WARNING if code == ENHANCE_YOUR_CALM else logging.INFO
+        logger.log(level, "HTTP/2 connection error from %s: %s", _peer(self.peername), exc)
         if self._can_send():
             # h2 queues the GOAWAY itself for errors inside frames, but not for a
             # bad client preface, which it rejects before its error handling.
-            code = getattr(exc, "error_code", None) or PROTOCOL_ERROR
             with contextlib.suppress(h2.exceptions.ProtocolError):
                 self.h2.close_connection(error_code=code, last_stream_id=self._last_stream_id)
         self._terminate(ConnectionResetError(f"HTTP/2 connection error: {exc}"))
@@ -155,9 +186,10 @@ class H2Protocol(asyncio.Protocol):
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._closed = True
-        if self._idle_handle is not None:
-            self._idle_handle.cancel()
-            self._idle_handle = None
+        for handle in (self._idle_handle, self._header_handle, self._send_watch):
+            if handle is not None:
+                handle.cancel()
+        self._idle_handle = self._header_handle = self._send_watch = None
         lost = ConnectionResetError("HTTP/2 connection lost")
         for stream in list(self.streams.values()):
             self._abort_stream(stream, lost)
@@ -167,9 +199,12 @@ class H2Protocol(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self.write_paused = True
+        self._paused_at = self.loop.time()
+        self._watch_sending()
 
     def resume_writing(self) -> None:
         self.write_paused = False
+        self._policy.peer_reading()
         if self._sending:
             self._pump()
         for stream in list(self.streams.values()):
@@ -212,7 +247,10 @@ class H2Protocol(asyncio.Protocol):
             self._reset_id(stream_id, REFUSED_STREAM)
             return
         if len(self.streams) >= self.settings.max_concurrent_streams:
+            # Counts running handlers too, not just h2-open streams, so resetting
+            # streams cannot keep more work alive than the limit.
             self._reset_id(stream_id, REFUSED_STREAM)
+            self._stream_wasted()
             return
         try:
             head = parse_request_headers(
@@ -227,9 +265,12 @@ class H2Protocol(asyncio.Protocol):
                     "Malformed HTTP/2 request from %s on stream %d: %s", _peer(self.peername), stream_id, exc.reason
                 )
                 self._reset_id(stream_id, PROTOCOL_ERROR)
+                self._stream_wasted()
                 return
             self._reject(stream_id, exc, event.headers, event.stream_ended is not None)  # type: ignore[arg-type]
+            self._stream_wasted()
             return
+        self._policy.useful_work()
         self._last_stream_id = stream_id
         self._start_stream(stream_id, head.message, head.expect_continue, event.stream_ended is not None)
 
@@ -298,7 +339,34 @@ class H2Protocol(asyncio.Protocol):
         if stream is None:
             return
         code = int(event.error_code) if event.error_code is not None else 0
+        wasted = not stream.handler_done
         self._abort_stream(stream, ConnectionResetError(f"HTTP/2 stream reset by peer (error code {code})"))
+        if wasted:
+            self._stream_wasted()
+
+    def _stream_wasted(self) -> None:
+        """A stream ended undone because of the peer: charge the Rapid Reset budget."""
+        if not self._policy.stream_wasted(self.loop.time()):
+            self._calm_down()
+
+    def _calm_down(self, abort: bool = False) -> None:
+        """The peer went beyond a budget: one WARNING, GOAWAY(ENHANCE_YOUR_CALM), close.
+
+        ``abort`` drops the connection without flushing, for a peer that reads nothing.
+        """
+        if self._closing:
+            return
+        logger.warning(
+            "Closing HTTP/2 connection from %s: %s (GOAWAY ENHANCE_YOUR_CALM)",
+            _peer(self.peername),
+            self._policy.violation,
+        )
+        if self._can_send():
+            with contextlib.suppress(h2.exceptions.ProtocolError):
+                self.h2.close_connection(error_code=ENHANCE_YOUR_CALM, last_stream_id=self._last_stream_id)
+        self._terminate(ConnectionResetError(f"HTTP/2 peer misbehaved: {self._policy.violation}"))
+        if abort and self.transport is not None:
+            self.transport.abort()
 
     def _on_goaway(self, event: h2.events.ConnectionTerminated) -> None:
         """The peer is leaving. NO_ERROR: finish its open streams, then close
@@ -340,7 +408,12 @@ class H2Protocol(asyncio.Protocol):
         self._schedule_flush()
 
     def schedule_send(self, stream: H2Stream) -> None:
-        self._sending[stream] = None
+        sending = self._sending
+        if stream not in sending:
+            sending[stream] = None
+            stream.send_progress = self.loop.time()
+            if self._send_watch is None:
+                self._watch_sending()
         if not self.write_paused:
             self._pump()
 
@@ -351,7 +424,8 @@ class H2Protocol(asyncio.Protocol):
         if not self._can_send():
             return
         max_frame = conn.max_outbound_frame_size
-        sent_any = False
+        now = self.loop.time()
+        frames = 0
         while sending and self._budget > 0 and not self.write_paused:
             progressed = False
             for stream in list(sending):
@@ -376,7 +450,9 @@ class H2Protocol(asyncio.Protocol):
                         stream.abort(ConnectionResetError("HTTP/2 stream is closed"))
                         continue
                     self._budget -= size
-                    progressed = sent_any = True
+                    frames += 1
+                    progressed = True
+                    stream.send_progress = now
                     del sending[stream]
                     if end:
                         self._ended_locally(stream)
@@ -387,7 +463,8 @@ class H2Protocol(asyncio.Protocol):
                     del sending[stream]
                     with contextlib.suppress(h2.exceptions.ProtocolError):
                         conn.end_stream(stream_id)
-                        progressed = sent_any = True
+                        frames += 1
+                        progressed = True
                     self._ended_locally(stream)
                 else:
                     del sending[stream]
@@ -398,8 +475,46 @@ class H2Protocol(asyncio.Protocol):
                 break
             if conn.outbound_flow_control_window <= 0:
                 break
-        if sent_any:
+        if frames:
+            # A peer may answer each DATA frame with two WINDOW_UPDATEs (stream, connection).
+            self._policy.useful_work(2 * frames)
             self._schedule_flush()
+
+    def _watch_sending(self) -> None:
+        """Arm the slow-read watchdog while responses wait on the peer."""
+        if self._send_watch is None and not self._closed:
+            self._send_watch = self.loop.call_later(self.settings.send_timeout, self._check_sending)
+
+    def _check_sending(self) -> None:
+        """Reset streams whose responses made no progress for ``send_timeout`` (the peer
+        keeps their window shut), and drop a connection whose peer reads nothing."""
+        self._send_watch = None
+        if self._closed:
+            return
+        timeout = self.settings.send_timeout
+        now = self.loop.time()
+        if self.write_paused and now - self._paused_at >= timeout:
+            logger.warning(
+                "Closing HTTP/2 connection from %s: it read nothing for %.0f s (slow read)",
+                _peer(self.peername),
+                timeout,
+            )
+            self._terminate(ConnectionResetError("HTTP/2 peer stopped reading"))
+            if self.transport is not None:
+                self.transport.abort()
+            return
+        for stream in list(self._sending):
+            if now - stream.send_progress >= timeout:
+                logger.info(
+                    "Resetting HTTP/2 stream %d from %s: no window for %.0f s",
+                    stream.stream_id,
+                    _peer(self.peername),
+                    timeout,
+                )
+                self.reset_stream(stream, CANCEL)
+                self._abort_stream(stream, ConnectionResetError("HTTP/2 peer kept the stream's window shut"))
+        if self._sending or self.write_paused:
+            self._watch_sending()
 
     def _ended_locally(self, stream: H2Stream) -> None:
         """END_STREAM went to h2: our half of the stream is done."""
@@ -448,6 +563,9 @@ class H2Protocol(asyncio.Protocol):
         transport = self.transport
         data = self.h2.data_to_send()
         if data and transport is not None and not transport.is_closing():
+            if self.write_paused and not self._policy.queued_while_blocked(len(data)):
+                self._calm_down(abort=True)
+                return
             transport.write(data)
         if self._sending and not self.write_paused:
             self._pump()
@@ -502,6 +620,20 @@ class H2Protocol(asyncio.Protocol):
             logger.debug("Closing idle HTTP/2 connection from %s", _peer(self.peername))
             self._goaway_and_close(NO_ERROR)
 
+    def _header_timeout(self) -> None:
+        self._header_handle = None
+        if self._closed or not self.h2.header_block_incomplete():
+            return
+        logger.warning(
+            "Closing HTTP/2 connection from %s: header block incomplete after %.0f s",
+            _peer(self.peername),
+            self.settings.header_timeout,
+        )
+        if self._can_send():
+            with contextlib.suppress(h2.exceptions.ProtocolError):
+                self.h2.close_connection(error_code=ENHANCE_YOUR_CALM, last_stream_id=self._last_stream_id)
+        self._terminate(ConnectionResetError("HTTP/2 header block timed out"))
+
     def _goaway_and_close(self, error_code: int) -> None:
         if self._closed:
             return
@@ -525,6 +657,11 @@ class H2Protocol(asyncio.Protocol):
             if data:
                 transport.write(data)
             transport.close()
+            # close() waits for the buffer to drain; a peer that never reads would
+            # keep the connection forever.
+            if self._send_watch is not None:
+                self._send_watch.cancel()
+            self._send_watch = self.loop.call_later(self.settings.send_timeout, transport.abort)
 
     def close(self) -> None:
         """Graceful shutdown begins (``web.Server.pre_shutdown``): refuse new streams."""

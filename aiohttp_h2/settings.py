@@ -50,8 +50,9 @@ class H2Settings:
     #: SETTINGS_MAX_FRAME_SIZE: the largest frame payload a peer may send us.
     max_frame_size: int = 16 * 1024
     #: SETTINGS_MAX_HEADER_LIST_SIZE, enforced: a request whose decoded header list is
-    #: larger gets 431; a header block far beyond it is a connection error
-    #: (ENHANCE_YOUR_CALM) before it is fully decoded.
+    #: larger gets 431; a decoded list beyond twice this size (HPACK bomb), or an
+    #: encoded header block (HEADERS + CONTINUATION) beyond twice this size before
+    #: decoding (CONTINUATION flood), is a connection error (ENHANCE_YOUR_CALM).
     max_header_list_size: int = 64 * 1024
     #: Bytes of response body buffered per stream before ``await resp.write()`` waits.
     max_stream_send_buffer: int = 64 * 1024
@@ -60,6 +61,30 @@ class H2Settings:
     idle_timeout: float = 75.0
     #: Close a new connection that has not sent enough bytes to choose a protocol.
     preface_timeout: float = 10.0
+    #: Close a connection that leaves a header block (HEADERS + CONTINUATION) or a
+    #: HEADERS frame incomplete for this long (slowloris on HTTP/2).
+    header_timeout: float = 20.0
+    #: Reset a stream whose response has made no progress for this long because the
+    #: peer keeps its flow-control window shut, freeing what it buffered; close the
+    #: connection when the peer reads nothing at all for this long (slow read).
+    send_timeout: float = 60.0
+
+    #: Rapid Reset (CVE-2023-44487) defence: streams a peer may waste at once, by
+    #: resetting them while their handler runs, or by having them refused or rejected.
+    #: Beyond it (and the refill below) the connection gets GOAWAY(ENHANCE_YOUR_CALM).
+    reset_burst: int = 200
+    #: Wasted streams per second the budget above refills by.
+    reset_rate: float = 50.0
+    #: Frames that cost work but carry no request forward (SETTINGS, PING, PRIORITY,
+    #: WINDOW_UPDATE, RST_STREAM of finished streams, empty DATA / HEADERS /
+    #: CONTINUATION, unknown types) a peer may send at once. Each request served and
+    #: each DATA frame sent earns one back. Beyond it: GOAWAY(ENHANCE_YOUR_CALM).
+    control_frame_burst: int = 1000
+    #: Such frames per second the budget above refills by.
+    control_frame_rate: float = 100.0
+    #: Bytes of replies (PING and SETTINGS ACKs, resets, headers) we queue for a peer
+    #: that does not read what we send; beyond it the connection is closed.
+    max_pending_control_bytes: int = 64 * 1024
     #: Longest time in-flight streams may take to finish on graceful shutdown; the
     #: runner's ``shutdown_timeout`` caps it too.
     drain_timeout: float = 30.0
@@ -86,9 +111,14 @@ class H2Settings:
             raise ValueError("max_header_list_size must be at least 1024")
         if self.max_stream_send_buffer < 1024:
             raise ValueError("max_stream_send_buffer must be at least 1024")
-        for name in ("idle_timeout", "preface_timeout", "drain_timeout"):
+        for name in ("idle_timeout", "preface_timeout", "header_timeout", "send_timeout", "drain_timeout"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
+        for name in ("reset_burst", "reset_rate", "control_frame_burst", "control_frame_rate"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if self.max_pending_control_bytes < 1024:
+            raise ValueError("max_pending_control_bytes must be at least 1024")
         if self.max_upgrade_body_size < 0:
             raise ValueError("max_upgrade_body_size must not be negative")
 

@@ -72,6 +72,7 @@ class H2Stream:
         "inflater",
         "_inflate_pending",
         "_eof_deferred",
+        "send_progress",
     )
 
     def __init__(self, conn: H2Protocol, stream_id: int, method: str) -> None:
@@ -109,6 +110,7 @@ class H2Stream:
         self.inflater: DeflateBuffer | None = None
         self._inflate_pending = False  # the inflater holds output not yet fed
         self._eof_deferred = False
+        self.send_progress = 0.0  # loop time of the last DATA frame sent, for send_timeout
 
     # ------------------------------------------------------------------ duck type
     @property

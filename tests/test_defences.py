@@ -1,0 +1,439 @@
+"""Defences against hostile peers, each driven over a real socket.
+
+Every attack gets its defined answer (GOAWAY(ENHANCE_YOUR_CALM) and a closed socket,
+a reset stream, or a dropped connection for a peer that reads nothing), exactly one
+WARNING for the offending connection, and a well-behaved client on another
+connection keeps being served while it happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Awaitable, Callable
+
+import h2.settings
+import pytest
+from aiohttp import web
+from hyperframe.frame import (
+    ContinuationFrame,
+    DataFrame,
+    Frame,
+    HeadersFrame,
+    PingFrame,
+    PriorityFrame,
+    RstStreamFrame,
+    SettingsFrame,
+    WindowUpdateFrame,
+)
+
+import aiohttp_h2
+
+from .conftest import RunningServer
+from .test_raw_frames import (
+    CANCEL,
+    ENHANCE_YOUR_CALM,
+    RawClient,
+    check_serves,
+    make_app,
+    request_headers,
+    until,
+)
+
+pytestmark = pytest.mark.timeout(30)
+
+StartServer = Callable[..., Awaitable[RunningServer]]
+
+
+def warnings_from(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "aiohttp_h2" and r.levelno >= logging.WARNING]
+
+
+def no_tracebacks(caplog: pytest.LogCaptureFixture) -> None:
+    assert not [r for r in caplog.records if r.exc_info], "a peer's misbehaviour produced a traceback"
+
+
+async def assert_calmed(client: RawClient, caplog: pytest.LogCaptureFixture) -> None:
+    """GOAWAY(ENHANCE_YOUR_CALM), then the socket closes, with one WARNING logged."""
+    await client.wait_for(lambda: client.goaway() is not None, timeout=10, what="GOAWAY")
+    goaway = client.goaway()
+    assert goaway is not None
+    assert goaway.error_code == ENHANCE_YOUR_CALM
+    await client.wait_closed()
+    client.close()
+    await until(lambda: len(warnings_from(caplog)) >= 1)
+    assert len(warnings_from(caplog)) == 1, [r.getMessage() for r in warnings_from(caplog)]
+    no_tracebacks(caplog)
+
+
+def encode_block(client: RawClient, headers: list[tuple[bytes, bytes]]) -> bytes:
+    return bytes(client.conn.encoder.encode(headers))
+
+
+# ------------------------------------------------------------------ Rapid Reset
+async def test_rapid_reset_gets_enhance_your_calm(start_server: StartServer, caplog: pytest.LogCaptureFixture) -> None:
+    running = 0
+
+    async def slow(request: web.Request) -> web.Response:
+        nonlocal running
+        running += 1
+        try:
+            await asyncio.sleep(30)
+        finally:
+            running -= 1
+        return web.Response(text="late")
+
+    caplog.set_level(logging.INFO, logger="aiohttp_h2")
+    settings = aiohttp_h2.H2Settings(reset_burst=50, reset_rate=1.0)
+    server = await start_server(make_app([("GET", "/slow", slow)]), h2_settings=settings)
+    bystander = await RawClient.open(server)
+    client = await RawClient.open(server)
+    for _ in range(300):
+        sid = client.conn.get_next_available_stream_id()
+        client.conn.send_headers(sid, request_headers("/slow"), end_stream=True)
+        client.conn.reset_stream(sid, CANCEL)
+    await client.flush()
+    await assert_calmed(client, caplog)
+    goaway = client.goaway()
+    assert goaway is not None and goaway.last_stream_id < 2 * 300
+    # Every handler the attack started has been cancelled.
+    await until(lambda: running == 0)
+    sid = await bystander.request("/ok")
+    assert await bystander.response(sid) == (200, b"ok")
+    bystander.close()
+
+
+async def test_a_few_cancelled_requests_are_fine(start_server: StartServer, caplog: pytest.LogCaptureFixture) -> None:
+    """Browsers cancel requests when the user navigates: within the budget, nothing happens."""
+
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(30)
+        return web.Response(text="late")
+
+    settings = aiohttp_h2.H2Settings(reset_burst=50, reset_rate=1.0)
+    server = await start_server(make_app([("GET", "/slow", slow)]), h2_settings=settings)
+    client = await RawClient.open(server)
+    for _ in range(40):
+        sid = await client.request("/slow")
+        client.conn.reset_stream(sid, CANCEL)
+    await client.flush()
+    sid = await client.request("/ok")
+    assert await client.response(sid) == (200, b"ok")
+    assert client.goaway() is None
+    assert not warnings_from(caplog)
+    client.close()
+
+
+async def test_reset_streams_with_running_handlers_still_count(start_server: StartServer) -> None:
+    """With ``cancel_handler_on_reset=False`` a reset stream's handler runs on; it keeps
+    its slot, so resets cannot start more work than ``max_concurrent_streams``."""
+    release = asyncio.Event()
+    running = 0
+
+    async def stubborn(request: web.Request) -> web.Response:
+        nonlocal running
+        running += 1
+        try:
+            await release.wait()
+        finally:
+            running -= 1
+        return web.Response(text="done")
+
+    settings = aiohttp_h2.H2Settings(max_concurrent_streams=3, cancel_handler_on_reset=False)
+    server = await start_server(make_app([("GET", "/stubborn", stubborn)]), h2_settings=settings)
+    client = await RawClient.open(server)
+    for _ in range(3):
+        sid = await client.request("/stubborn")
+        await until(lambda: running >= 1)
+        client.conn.reset_stream(sid, CANCEL)
+        await client.flush()
+    await until(lambda: running == 3)
+    # The h2 streams are closed, but three handlers still run: the next is refused.
+    refused = await client.request("/stubborn")
+    await client.wait_for(lambda: refused in client.reset_codes(), what="REFUSED_STREAM")
+    assert client.reset_codes()[refused] == 0x7
+    assert running == 3
+    release.set()
+    await until(lambda: running == 0)
+    sid = await client.request("/ok")
+    assert await client.response(sid) == (200, b"ok")
+    client.close()
+
+
+# ------------------------------------------------------- header blocks and HPACK
+async def test_continuation_flood_bounded_before_decoding(
+    start_server: StartServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    limit = 4096
+    server = await start_server(make_app(), h2_settings=aiohttp_h2.H2Settings(max_header_list_size=limit))
+    client = await RawClient.open(server)
+    block = encode_block(client, request_headers("/ok"))
+    await client.send_raw(HeadersFrame(1, block).serialize())  # no END_HEADERS
+    sent = len(block)
+    fragment = b"\x00" * 1000  # would decode to garbage: never decoded at all
+    while client.goaway() is None and not client.eof and sent < 100 * limit:
+        await client.send_raw(ContinuationFrame(1, fragment).serialize())
+        sent += len(fragment)
+        await client.read_for(0.005)
+    await assert_calmed(client, caplog)
+    # Cut off at twice the advertised list size, give or take what was in flight.
+    assert sent < 4 * limit
+    await check_serves(server)
+
+
+async def test_empty_continuation_flood(start_server: StartServer, caplog: pytest.LogCaptureFixture) -> None:
+    server = await start_server(make_app())
+    client = await RawClient.open(server)
+    block = encode_block(client, request_headers("/ok"))
+    frames = [HeadersFrame(1, block).serialize()] + [ContinuationFrame(1, b"").serialize()] * 500
+    await client.send_raw(b"".join(frames))
+    await assert_calmed(client, caplog)
+    await check_serves(server)
+
+
+async def test_hpack_bomb(start_server: StartServer, caplog: pytest.LogCaptureFixture) -> None:
+    """One 4 KB header inserted into the dynamic table, then referenced by one-byte
+    indexes: a small block that decodes into megabytes."""
+    server = await start_server(make_app())
+    client = await RawClient.open(server)
+    encoder = client.conn.encoder
+    block = bytes(encoder.encode(request_headers("/ok")))
+    block += bytes(encoder.encode([(b"x-bomb", b"b" * 4000)]))
+    block += b"\xbe" * 2000  # dynamic table index 62: the x-bomb field again
+    assert len(block) < 16384
+    await client.send_raw(HeadersFrame(1, block, flags=["END_HEADERS", "END_STREAM"]).serialize())
+    await assert_calmed(client, caplog)
+    await check_serves(server)
+
+
+async def test_incomplete_header_block_times_out(start_server: StartServer, caplog: pytest.LogCaptureFixture) -> None:
+    server = await start_server(make_app(), h2_settings=aiohttp_h2.H2Settings(header_timeout=0.3))
+    client = await RawClient.open(server)
+    block = encode_block(client, request_headers("/ok"))
+    await client.send_raw(HeadersFrame(1, block).serialize())  # no END_HEADERS, then silence
+    await assert_calmed(client, caplog)
+
+
+async def test_trickled_headers_frame_times_out(start_server: StartServer, caplog: pytest.LogCaptureFixture) -> None:
+    """A HEADERS frame sent a few bytes at a time (slowloris): the clock runs from its
+    first byte, not from the last one."""
+    server = await start_server(make_app(), h2_settings=aiohttp_h2.H2Settings(header_timeout=0.5))
+    client = await RawClient.open(server)
+    frame = HeadersFrame(1, encode_block(client, request_headers("/ok")), flags=["END_HEADERS"]).serialize()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for offset in range(0, len(frame) - 1):
+        if client.goaway() is not None or client.eof:
+            break
+        await client.send_raw(frame[offset : offset + 1])
+        await client.read_for(0.1)
+    assert loop.time() - started < 5
+    await assert_calmed(client, caplog)
+
+
+# --------------------------------------------------------------- control floods
+def _flood_frames(kind: str, count: int) -> bytes:
+    if kind == "ping":
+        frame: Frame = PingFrame(0, b"12345678")
+    elif kind == "settings":
+        frame = SettingsFrame(0, {h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 10})
+    elif kind == "priority":
+        frame = PriorityFrame(3, depends_on=0, stream_weight=16)
+    elif kind == "window_update":
+        frame = WindowUpdateFrame(0, 1)
+    elif kind == "rst_closed":
+        frame = RstStreamFrame(1, CANCEL)
+    elif kind == "unknown":
+        # Type 0x42, no flags, stream 0, one byte of payload (peers must ignore it).
+        return (b"\x00\x00\x01\x42\x00\x00\x00\x00\x00" + b"x") * count
+    else:
+        raise AssertionError(kind)
+    return frame.serialize() * count
+
+
+@pytest.mark.parametrize("kind", ["ping", "settings", "priority", "window_update", "rst_closed", "unknown"])
+async def test_control_frame_flood(start_server: StartServer, caplog: pytest.LogCaptureFixture, kind: str) -> None:
+    caplog.set_level(logging.INFO, logger="aiohttp_h2")
+    settings = aiohttp_h2.H2Settings(control_frame_burst=200, control_frame_rate=10.0)
+    server = await start_server(make_app(), h2_settings=settings)
+    bystander = await RawClient.open(server)
+    client = await RawClient.open(server)
+    if kind == "rst_closed":
+        sid = await client.request("/ok")
+        assert await client.response(sid) == (200, b"ok")
+    await client.send_raw(_flood_frames(kind, 5000))
+    await assert_calmed(client, caplog)
+    sid = await bystander.request("/ok")
+    assert await bystander.response(sid) == (200, b"ok")
+    bystander.close()
+
+
+async def test_empty_data_flood(start_server: StartServer, caplog: pytest.LogCaptureFixture) -> None:
+    async def upload(request: web.Request) -> web.Response:
+        return web.Response(text=str(len(await request.read())))
+
+    settings = aiohttp_h2.H2Settings(control_frame_burst=200, control_frame_rate=10.0)
+    server = await start_server(make_app([("POST", "/upload", upload)]), h2_settings=settings)
+    client = await RawClient.open(server)
+    sid = await client.request("/upload", method="POST", end_stream=False)
+    await client.send_raw(DataFrame(sid, b"").serialize() * 5000)
+    await assert_calmed(client, caplog)
+    await check_serves(server)
+
+
+async def test_window_updates_earned_by_a_download(
+    start_server: StartServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A client that answers every DATA frame with two WINDOW_UPDATEs (stream and
+    connection) is within budget however long the download: DATA sent earns them."""
+    body = b"d" * (8 * 1024 * 1024)
+
+    async def big(request: web.Request) -> web.Response:
+        return web.Response(body=body)
+
+    settings = aiohttp_h2.H2Settings(control_frame_burst=100, control_frame_rate=1.0)
+    server = await start_server(make_app([("GET", "/big", big)]), h2_settings=settings)
+    client = await RawClient.open(server, auto_ack=False)
+    sid = await client.request("/big")
+    seen = 0
+    while sid not in client.ended:
+        await client.wait_for(lambda before=seen: len(client.data[sid]) > before or sid in client.ended, what="DATA")
+        fresh = len(client.data[sid]) - seen
+        seen += fresh
+        for offset in range(0, fresh, 16384):
+            size = min(16384, fresh - offset)
+            client.conn.increment_flow_control_window(size, stream_id=None)
+            if sid not in client.ended:
+                client.conn.increment_flow_control_window(size, stream_id=sid)
+        await client.flush()
+    assert len(client.data[sid]) == len(body)
+    assert client.goaway() is None
+    assert not warnings_from(caplog)
+    client.close()
+
+
+# ------------------------------------------------------------------ slow readers
+async def test_shut_window_resets_stalled_stream(start_server: StartServer) -> None:
+    """A peer that keeps a stream's window at zero gets that stream reset after
+    ``send_timeout``; the handler's write fails and the buffered bytes are freed."""
+    outcome: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    async def stream_out(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        await response.prepare(request)
+        try:
+            for _ in range(64):
+                await response.write(b"x" * 16384)
+        except (ConnectionResetError, asyncio.CancelledError):
+            # Reset: writes fail, and the handler is cancelled (cancel_handler_on_reset).
+            outcome.set_result("reset")
+            raise
+        outcome.set_result("finished")
+        return response
+
+    async def empty(request: web.Request) -> web.Response:
+        return web.Response(status=204)
+
+    settings = aiohttp_h2.H2Settings(send_timeout=0.4)
+    server = await start_server(
+        make_app([("GET", "/stream", stream_out), ("GET", "/empty", empty)]), h2_settings=settings
+    )
+    client = await RawClient.open(server, settings={h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0})
+    sid = await client.request("/stream")
+    await client.wait_for(lambda: sid in client.reset_codes(), timeout=5, what="RST_STREAM for the stalled stream")
+    assert client.reset_codes()[sid] == CANCEL
+    assert await asyncio.wait_for(outcome, 5) == "reset"
+    # The connection itself is fine: a response without a body still gets through.
+    other = await client.request("/empty")
+    assert await client.response(other) == (204, b"")
+    assert client.goaway() is None
+    protocol = next(iter(server.server.connections))
+    await until(lambda: not getattr(protocol, "streams", {}))  # nothing buffered is kept
+    client.close()
+
+
+async def test_peer_that_reads_nothing_is_dropped(start_server: StartServer, caplog: pytest.LogCaptureFixture) -> None:
+    body = b"z" * (4 * 1024 * 1024)
+
+    async def big(request: web.Request) -> web.Response:
+        return web.Response(body=body)
+
+    settings = aiohttp_h2.H2Settings(send_timeout=0.5)
+    server = await start_server(make_app([("GET", "/big", big)]), h2_settings=settings)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, (server.host, server.port))
+    reader, writer = await asyncio.open_connection(sock=sock)
+    client = RawClient(reader, writer)
+    client.conn.local_settings = h2.settings.Settings(
+        client=True, initial_values={h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 2**31 - 1}
+    )
+    client.conn.initiate_connection()
+    client.conn.increment_flow_control_window(2**30)
+    await client.flush()
+    for _ in range(4):
+        sid = client.conn.get_next_available_stream_id()
+        client.conn.send_headers(sid, request_headers("/big"), end_stream=True)
+    await client.flush()
+    # Never read. The server fills the socket, stops, and drops us after send_timeout.
+    await until(lambda: not server.server.connections, timeout=10)
+    await until(lambda: len(warnings_from(caplog)) == 1)
+    assert "read nothing" in warnings_from(caplog)[0].getMessage()
+    writer.close()
+    await check_serves(server)
+
+
+async def test_ping_flood_without_reading_is_capped(
+    start_server: StartServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PINGs from a peer that does not read our output: their ACKs cannot pile up
+    beyond ``max_pending_control_bytes``; the connection is dropped instead."""
+    body = b"z" * (4 * 1024 * 1024)
+
+    async def big(request: web.Request) -> web.Response:
+        return web.Response(body=body)
+
+    settings = aiohttp_h2.H2Settings(
+        control_frame_burst=10**6, control_frame_rate=10**6, max_pending_control_bytes=16 * 1024
+    )
+    server = await start_server(make_app([("GET", "/big", big)]), h2_settings=settings)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, (server.host, server.port))
+    reader, writer = await asyncio.open_connection(sock=sock)
+    client = RawClient(reader, writer)
+    client.conn.local_settings = h2.settings.Settings(
+        client=True, initial_values={h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 2**31 - 1}
+    )
+    client.conn.initiate_connection()
+    client.conn.increment_flow_control_window(2**30)
+    await client.flush()
+    sid = client.conn.get_next_available_stream_id()
+    client.conn.send_headers(sid, request_headers("/big"), end_stream=True)
+    await client.flush()
+    protocol = None
+
+    def paused() -> bool:
+        nonlocal protocol
+        protocol = next(iter(server.server.connections), None)
+        return bool(protocol is not None and protocol.write_paused)
+
+    await until(paused, timeout=10)
+    ping = PingFrame(0, b"12345678").serialize()
+    for _ in range(200):
+        if not server.server.connections:
+            break
+        try:
+            writer.write(ping * 100)
+            await asyncio.wait_for(writer.drain(), 1)
+        except (ConnectionError, TimeoutError):
+            break
+        await asyncio.sleep(0)
+    await until(lambda: not server.server.connections, timeout=10)
+    messages = [r.getMessage() for r in warnings_from(caplog)]
+    assert len(messages) == 1 and "does not read" in messages[0], messages
+    writer.close()
+    await check_serves(server)
