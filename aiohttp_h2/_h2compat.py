@@ -8,6 +8,7 @@ h2 4.4.1; ``tests/test_settings_and_compat.py`` fails if the names move.
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 import h2.config
@@ -17,9 +18,17 @@ import h2.events
 import h2.exceptions
 import h2.frame_buffer
 import h2.settings
+import h2.stream
 import hpack
 
-__all__ = ("CHECKED_H2_VERSIONS", "H2_CONFIG", "BodyLengthMismatch", "H2StateMachine", "LocalSettings")
+__all__ = (
+    "CHECKED_H2_VERSIONS",
+    "H2_CONFIG",
+    "BodyLengthMismatch",
+    "H2StateMachine",
+    "LocalSettings",
+    "data_frame_header",
+)
 
 CHECKED_H2_VERSIONS = ("4.4.1",)
 
@@ -208,3 +217,33 @@ class H2StateMachine(h2.connection.H2Connection):
         if self._stream_is_closed_by_end(exc.stream_id):
             raise h2.exceptions.StreamClosedError(exc.stream_id)
         return super()._handle_data_on_closed_stream(events, exc, frame)
+
+    def account_data(self, stream_id: int, size: int, end_stream: bool) -> None:
+        """Let h2 account for ``size`` bytes of DATA on ``stream_id`` that the caller
+        frames itself (no padding), ending the stream if ``end_stream``.
+
+        The same checks and state changes as h2's ``send_data`` applied frame by frame:
+        the peer's windows must allow ``size``, the connection and stream state
+        machines take SEND_DATA (and SEND_END_STREAM), and both outbound windows
+        shrink. What it skips is h2 building a frame object per 16 KiB, serializing
+        it and copying the body into its output buffer twice.
+        """
+        if size and size > self.local_flow_control_window(stream_id):
+            raise h2.exceptions.FlowControlError(f"Cannot send {size} bytes on stream {stream_id}")
+        self.state_machine.process_input(_ConnInput.SEND_DATA)
+        stream = self.streams[stream_id]
+        stream.state_machine.process_input(_StreamInput.SEND_DATA)
+        if end_stream:
+            stream.state_machine.process_input(_StreamInput.SEND_END_STREAM)
+        stream.outbound_flow_control_window -= size
+        self.outbound_flow_control_window -= size
+
+
+_StreamInput = h2.stream.StreamInputs
+_DATA_HEADER = struct.Struct(">HBBBL")
+_END_STREAM_FLAG = 0x1
+
+
+def data_frame_header(length: int, stream_id: int, end_stream: bool) -> bytes:
+    """The 9-byte header of a DATA frame (RFC 9113 §4.1, §6.1) with no padding."""
+    return _DATA_HEADER.pack(length >> 8, length & 0xFF, 0x0, _END_STREAM_FLAG if end_stream else 0, stream_id)

@@ -22,7 +22,7 @@ from aiohttp import web
 from aiohttp.http_parser import DeflateBuffer
 from aiohttp.streams import StreamReader
 
-from ._h2compat import H2_CONFIG, BodyLengthMismatch, H2StateMachine, LocalSettings
+from ._h2compat import H2_CONFIG, BodyLengthMismatch, H2StateMachine, LocalSettings, data_frame_header
 from .flow import Credit
 from .message import RequestRejected, parse_request_headers, rejected_request_message
 from .pipeline import serve_stream
@@ -45,9 +45,11 @@ REFUSED_STREAM = 0x7
 CANCEL = 0x8
 ENHANCE_YOUR_CALM = 0xB
 
-# Bytes handed to h2 between two socket writes; bounds the memory one flush can take
+# DATA bytes framed between two socket writes; bounds the memory one flush can take
 # and lets other streams' frames interleave on the next loop iteration.
-_FLUSH_BUDGET = 256 * 1024
+_FLUSH_BUDGET = 512 * 1024
+# DATA frames one stream may send before the next stream's turn (round-robin).
+_FRAMES_PER_TURN = 4
 
 
 class H2Protocol(asyncio.Protocol):
@@ -63,6 +65,9 @@ class H2Protocol(asyncio.Protocol):
         self.h2 = H2StateMachine(config=H2_CONFIG)
         self.streams: dict[int, H2Stream] = {}
         self._sending: dict[H2Stream, None] = {}
+        # Bytes for the next socket write, in order: h2's own output, then DATA frames
+        # framed by _pump (h2 accounts for them, see H2StateMachine.account_data).
+        self._out: list[bytes | memoryview] = []
         self.write_paused = False
         self._flush_scheduled = False
         self._budget = _FLUSH_BUDGET
@@ -418,12 +423,18 @@ class H2Protocol(asyncio.Protocol):
             self._pump()
 
     def _pump(self) -> None:
-        """Send queued DATA, one frame per stream per round, within the windows."""
+        """Frame queued DATA within the peer's windows, round-robin across streams,
+        a few frames per stream per turn, so a large download cannot starve others."""
         conn = self.h2
         sending = self._sending
         if not self._can_send():
             return
+        out = self._out
+        pending = conn.data_to_send()  # HEADERS go out before their DATA
+        if pending:
+            out.append(pending)
         max_frame = conn.max_outbound_frame_size
+        turn = _FRAMES_PER_TURN * max_frame
         now = self.loop.time()
         frames = 0
         while sending and self._budget > 0 and not self.write_paused:
@@ -431,44 +442,45 @@ class H2Protocol(asyncio.Protocol):
             for stream in list(sending):
                 buffer = stream.out_buffer
                 stream_id = stream.stream_id
-                if buffer:
-                    try:
-                        window = conn.local_flow_control_window(stream_id)
-                    except h2.exceptions.ProtocolError:
-                        del sending[stream]
-                        continue
-                    if window <= 0:
-                        continue
-                    size = min(window, max_frame, len(buffer), self._budget)
-                    chunk = bytes(buffer[:size])
-                    del buffer[:size]
-                    end = stream.end_pending and not buffer
-                    try:
-                        conn.send_data(stream_id, chunk, end_stream=end)
-                    except h2.exceptions.ProtocolError:
-                        del sending[stream]
-                        stream.abort(ConnectionResetError("HTTP/2 stream is closed"))
-                        continue
-                    self._budget -= size
-                    frames += 1
-                    progressed = True
-                    stream.send_progress = now
+                end_pending = stream.end_pending
+                if not buffer and not end_pending:
                     del sending[stream]
-                    if end:
-                        self._ended_locally(stream)
-                    else:
-                        sending[stream] = None  # to the back of the queue: round-robin
                     stream.wake_if_drained()
-                elif stream.end_pending:
+                    continue
+                try:
+                    window = conn.local_flow_control_window(stream_id)
+                except h2.exceptions.ProtocolError:
                     del sending[stream]
-                    with contextlib.suppress(h2.exceptions.ProtocolError):
-                        conn.end_stream(stream_id)
-                        frames += 1
-                        progressed = True
+                    continue
+                if buffer and window <= 0:
+                    continue
+                size = min(window, turn, len(buffer), self._budget) if buffer else 0
+                end = end_pending and size == len(buffer)
+                try:
+                    conn.account_data(stream_id, size, end)
+                except h2.exceptions.ProtocolError:
+                    del sending[stream]
+                    stream.abort(ConnectionResetError("HTTP/2 stream is closed"))
+                    continue
+                self._budget -= size
+                progressed = True
+                stream.send_progress = now
+                if not size:
+                    out.append(data_frame_header(0, stream_id, True))
+                    frames += 1
+                while size:
+                    piece = buffer.take(min(size, max_frame))
+                    length = len(piece)
+                    size -= length
+                    out.append(data_frame_header(length, stream_id, end and not size))
+                    out.append(piece)
+                    frames += 1
+                del sending[stream]
+                if end:
                     self._ended_locally(stream)
                 else:
-                    del sending[stream]
-                    stream.wake_if_drained()
+                    sending[stream] = None  # to the back of the queue: round-robin
+                stream.wake_if_drained()
                 if self._budget <= 0:
                     break
             if not progressed:
@@ -562,11 +574,15 @@ class H2Protocol(asyncio.Protocol):
         self._budget = _FLUSH_BUDGET
         transport = self.transport
         data = self.h2.data_to_send()
-        if data and transport is not None and not transport.is_closing():
-            if self.write_paused and not self._policy.queued_while_blocked(len(data)):
-                self._calm_down(abort=True)
-                return
-            transport.write(data)
+        if self.write_paused and data and not self._policy.queued_while_blocked(len(data)):
+            self._calm_down(abort=True)
+            return
+        out = self._out
+        if data:
+            out.append(data)
+        if out and transport is not None and not transport.is_closing():
+            transport.writelines(out)
+        out.clear()
         if self._sending and not self.write_paused:
             self._pump()
 
@@ -652,16 +668,20 @@ class H2Protocol(asyncio.Protocol):
 
     def _close_transport(self) -> None:
         transport = self.transport
+        out = self._out
         data = self.h2.data_to_send()
+        if data:
+            out.append(data)
         if transport is not None and not transport.is_closing():
-            if data:
-                transport.write(data)
+            if out:
+                transport.writelines(out)
             transport.close()
             # close() waits for the buffer to drain; a peer that never reads would
             # keep the connection forever.
             if self._send_watch is not None:
                 self._send_watch.cancel()
             self._send_watch = self.loop.call_later(self.settings.send_timeout, transport.abort)
+        out.clear()
 
     def close(self) -> None:
         """Graceful shutdown begins (``web.Server.pre_shutdown``): refuse new streams."""

@@ -237,7 +237,13 @@ def response_header_block(status: int, headers: CIMultiDict[str]) -> tuple[list[
     status_bytes = _STATUS_BYTES.get(status) or str(status).encode("ascii")
     block: list[tuple[bytes, bytes]] = [(b":status", status_bytes)]
     size = 13
+    known = _CHECKED_FIELDS
     for name, value in headers.items():
+        field = known.get((name, value)) if not nominated else None
+        if field is not None:
+            block.append(field)
+            size += len(field[0]) + len(field[1]) + 4
+            continue
         lname = name.lower()
         if lname in _CONNECTION_SPECIFIC or lname in nominated:
             continue
@@ -252,4 +258,14 @@ def response_header_block(status: int, headers: CIMultiDict[str]) -> tuple[list[
         bvalue = value.strip(" \t").encode("utf-8")
         block.append((bname, bvalue))
         size += len(bname) + len(bvalue) + 4
+        if not nominated and lname != "te":
+            if len(known) >= _CHECKED_FIELDS_MAX:
+                known.clear()
+            known[(name, value)] = (bname, bvalue)
     return block, size
+
+
+# Response fields already checked and encoded, by (name, value) as the app set them:
+# most responses repeat the same Server, Content-Type and Date fields. Bounded.
+_CHECKED_FIELDS: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+_CHECKED_FIELDS_MAX = 512

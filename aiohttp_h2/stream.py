@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, Any
 from aiohttp.http_exceptions import ContentEncodingError
 from aiohttp.http_parser import DeflateBuffer
 from aiohttp.streams import EMPTY_PAYLOAD, StreamReader
+from aiohttp.web_protocol import RequestPayloadError
 
 from ._compat import request_cancel
 from .flow import Credit
 from .message import parse_interim_line
+from .sendbuf import SendBuffer
 
 if TYPE_CHECKING:
     from aiohttp.web_request import BaseRequest
@@ -96,7 +98,7 @@ class H2Stream:
         self.interim_sent = False
         self.closed = False
         self.close_exc: BaseException | None = None
-        self.out_buffer = bytearray()
+        self.out_buffer = SendBuffer()
         self.end_pending = False
         self._drain_waiter: asyncio.Future[None] | None = None
         self.discarding = False
@@ -232,7 +234,7 @@ class H2Stream:
         except ContentEncodingError as exc:
             self.inflater = None
             self._inflate_pending = False
-            self.reader.set_exception(exc)
+            self._fail_body(exc)
             self.discarding = True
             return
         self._inflate_pending = more
@@ -247,7 +249,14 @@ class H2Stream:
         try:
             inflater.feed_eof()
         except ContentEncodingError as exc:
-            self.reader.set_exception(exc)
+            self._fail_body(exc)
+
+    def _fail_body(self, exc: ContentEncodingError) -> None:
+        """The handler sees ``web.RequestPayloadError`` (caused by ``exc``), as aiohttp's
+        HTTP/1.1 parser reports a body it cannot decode."""
+        error = RequestPayloadError(str(exc))
+        error.__cause__ = exc
+        self.reader.set_exception(error)
 
     def abort(self, exc: BaseException) -> None:
         """The stream is gone (reset by the peer, or the connection is lost)."""
@@ -294,7 +303,7 @@ class H2Stream:
         if self.local_ended:
             return
         if data:
-            self.out_buffer += data
+            self.out_buffer.append(data)
         if end_stream:
             self.end_pending = True
         self.conn.schedule_send(self)

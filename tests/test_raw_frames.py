@@ -964,9 +964,16 @@ async def test_small_streams_not_starved_by_big_download(start_server: StartServ
     # Windows far above the body size: only the server's scheduling orders the streams.
     client = await RawClient.open(server, settings={h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 2**30})
     await client.window_update(2**30)
-    big_id = await client.request("/big")
-    await client.wait_for(lambda: len(client.data[big_id]) > 0, what="the big download to start")
-    small_ids = [await client.request(f"/small/{n}") for n in range(5)]
+    # All six requests arrive together; the big one first. On loopback the socket never
+    # pushes back, so only the round-robin turns let the small ones finish first.
+    big_id = client.conn.get_next_available_stream_id()
+    client.conn.send_headers(big_id, request_headers("/big"), end_stream=True)
+    small_ids = []
+    for n in range(5):
+        sid = client.conn.get_next_available_stream_id()
+        client.conn.send_headers(sid, request_headers(f"/small/{n}"), end_stream=True)
+        small_ids.append(sid)
+    await client.flush()
     await client.wait_for(lambda: big_id in client.ended, timeout=10, what="the big download to finish")
     assert all(s in client.ended for s in small_ids)
     order = client.ended
