@@ -38,26 +38,10 @@ def init(argv: list[str] | None = None) -> web.Application:
     return app
 
 
-def dev_certificate(directory: Path) -> tuple[Path, Path, Path]:
-    """A development CA and a localhost certificate, made once and kept in ``directory``."""
-    cert, key, ca = directory / "localhost.pem", directory / "localhost-key.pem", directory / "ca.pem"
-    if not (cert.exists() and key.exists() and ca.exists()):
-        import trustme
-
-        directory.mkdir(parents=True, exist_ok=True)
-        authority = trustme.CA(organization_name="aiohttp-h2 development CA")
-        issued = authority.issue_cert("localhost", "127.0.0.1", "::1")
-        authority.cert_pem.write_to_path(str(ca))
-        issued.private_key_pem.write_to_path(str(key))
-        issued.cert_chain_pems[0].write_to_path(str(cert))
-        for pem in issued.cert_chain_pems[1:]:
-            pem.write_to_path(str(cert), append=True)
-    return cert, key, ca
-
-
 async def serve(host: str, port: int, tls_port: int, cert_dir: Path) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     import aiohttp_h2
+    from examples.devcert import dev_certificate
 
     cert, key, ca = dev_certificate(cert_dir)
     runner = aiohttp_h2.AppRunner(init())
