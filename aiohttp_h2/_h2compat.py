@@ -20,6 +20,7 @@ import h2.frame_buffer
 import h2.settings
 import h2.stream
 import hpack
+import hyperframe.frame
 
 __all__ = (
     "CHECKED_H2_VERSIONS",
@@ -91,6 +92,23 @@ _CONTINUATION_TYPE = 0x9
 MAX_HEADER_BLOCK_FRAMES = 64
 
 
+def _cheap_repr(frame: Any) -> str:
+    return f"<{frame.quiet_name} stream_id={frame.stream_id}>"
+
+
+def _quiet_class(base: type) -> type:
+    return type(base.__name__, (base,), {"__repr__": _cheap_repr, "quiet_name": base.__name__, "__module__": __name__})
+
+
+#: Each frame class h2 dispatches on, subclassed with a cheap ``repr``. h2 4.4.1 computes
+#: ``repr(frame)`` for every frame it receives, for a trace log that is off, and
+#: hyperframe's repr of a DATA frame hex-encodes the whole payload: a third of the CPU
+#: of a large upload. Frames leave our buffer as these subclasses.
+_QUIET_FRAMES: dict[type, type] = {
+    base: _quiet_class(base) for base in (*hyperframe.frame.FRAMES.values(), hyperframe.frame.ExtensionFrame)
+}
+
+
 class _FrameBuffer(h2.frame_buffer.FrameBuffer):
     """h2's inbound frame buffer, rejecting an oversized frame as soon as its header
     arrives (RFC 9113 §4.2, FRAME_SIZE_ERROR), and a header block (HEADERS plus
@@ -140,7 +158,11 @@ class _FrameBuffer(h2.frame_buffer.FrameBuffer):
             if data[3] == _SETTINGS_TYPE and data[4] & _ACK_FLAG and length:
                 # RFC 9113 §6.5: FRAME_SIZE_ERROR; h2 4.4.1 says PROTOCOL_ERROR.
                 raise h2.exceptions.FrameTooLargeError("SETTINGS frame with ACK must have no payload")
-        return super().__next__()
+        frame = super().__next__()
+        quiet = _QUIET_FRAMES.get(frame.__class__)
+        if quiet is not None:
+            frame.__class__ = quiet
+        return frame
 
 
 _ConnState = h2.connection.ConnectionState
@@ -180,6 +202,10 @@ class H2StateMachine(h2.connection.H2Connection):
         super().__init__(config=config)
         self._frames = _FrameBuffer(server=not config.client_side)
         self.incoming_buffer = self._frames
+        dispatch = self._frame_dispatch_table
+        for base, quiet in _QUIET_FRAMES.items():
+            if base in dispatch:
+                dispatch[quiet] = dispatch[base]
         self.state_machine = _ConnectionStates()
         self.control_frames = 0
 

@@ -167,6 +167,30 @@ def test_h2_internals_we_override_still_exist() -> None:
     assert hasattr(buffer, "_data")
     conn = _h2compat.H2StateMachine(config=_h2compat.H2_CONFIG)
     assert isinstance(conn.incoming_buffer, h2.frame_buffer.FrameBuffer)
+    assert hasattr(buffer, "_headers_buffer") and callable(buffer._update_header_buffer)
+    for name in ("_frame_dispatch_table", "outbound_flow_control_window", "state_machine", "streams"):
+        assert hasattr(conn, name), name
+    assert h2.frame_buffer.CONTINUATION_BACKLOG >= _h2compat.MAX_HEADER_BLOCK_FRAMES
+
+
+def test_received_frames_are_dispatched_with_a_cheap_repr() -> None:
+    """Frames leave our buffer as subclasses whose repr does not hex-encode payloads,
+    and h2 dispatches those subclasses like their bases."""
+    from hyperframe.frame import DataFrame, SettingsFrame
+
+    from aiohttp_h2 import _h2compat
+
+    conn = _h2compat.H2StateMachine(config=_h2compat.H2_CONFIG)
+    conn.initiate_connection()
+    conn.data_to_send()
+    preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + SettingsFrame(0).serialize()
+    events = conn.receive_data(preface)
+    assert events  # RemoteSettingsChanged: the subclass went through h2's dispatch
+    conn.incoming_buffer.add_data(DataFrame(1, b"x" * 16384).serialize())
+    frame = next(conn.incoming_buffer)
+    assert isinstance(frame, DataFrame) and type(frame) is not DataFrame
+    assert type(frame) in conn._frame_dispatch_table
+    assert len(repr(frame)) < 64 and "DataFrame" in repr(frame)
 
 
 def test_response_block_validates_what_h2_no_longer_checks() -> None:
