@@ -125,6 +125,8 @@ class _FrameBuffer(h2.frame_buffer.FrameBuffer):
     def __init__(self, server: bool = False) -> None:
         super().__init__(server=server)
         self._block_size = 0
+        #: Frames h2 may take from the buffer in this step (see H2StateMachine.receive_step).
+        self.frame_allowance = 2**31
 
     def header_block_incomplete(self) -> bool:
         """True while a header block or a HEADERS/CONTINUATION frame is only partly here."""
@@ -151,6 +153,9 @@ class _FrameBuffer(h2.frame_buffer.FrameBuffer):
             raise _HeaderBlockTooLarge(f"Header block spans more than {MAX_HEADER_BLOCK_FRAMES} frames")
 
     def __next__(self) -> Any:
+        if self.frame_allowance <= 0:
+            raise StopIteration  # the rest stays buffered for the next step
+        self.frame_allowance -= 1
         data = self._data
         if len(data) >= 9:
             length = int.from_bytes(data[:3], "big")
@@ -208,6 +213,18 @@ class H2StateMachine(h2.connection.H2Connection):
                 dispatch[quiet] = dispatch[base]
         self.state_machine = _ConnectionStates()
         self.control_frames = 0
+
+    def receive_step(self, data: bytes, max_frames: int) -> tuple[list[h2.events.Event], bool]:
+        """``receive_data`` that parses at most ``max_frames`` frames, leaving the rest
+        buffered; returns the events and whether frames may be left (call again with
+        ``b""``). h2 parses, decodes and validates everything one socket read brought
+        (256 KiB: thousands of HEADERS) before it returns a single event, so a flood
+        would be paid for in full before the connection can check its budgets.
+        """
+        frames = self._frames
+        frames.frame_allowance = max_frames
+        events = self.receive_data(data)
+        return events, frames.frame_allowance <= 0
 
     def set_max_header_block_size(self, size: int) -> None:
         """Bound encoded header blocks (all HEADERS + CONTINUATION bytes) before decoding."""

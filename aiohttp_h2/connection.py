@@ -50,6 +50,12 @@ ENHANCE_YOUR_CALM = 0xB
 _FLUSH_BUDGET = 512 * 1024
 # DATA frames one stream may send before the next stream's turn (round-robin).
 _FRAMES_PER_TURN = 4
+# Frames parsed before the connection checks its budgets again (see receive_step).
+_FRAMES_PER_STEP = 100
+# After GOAWAY, how long to keep reading (and discarding) before closing: closing a
+# socket with unread input makes the kernel send RST, and the peer may then lose the
+# GOAWAY that explains why.
+_LINGER_SECONDS = 2.0
 
 
 class H2Protocol(asyncio.Protocol):
@@ -139,31 +145,35 @@ class H2Protocol(asyncio.Protocol):
             self._start_upgraded_stream(upgrade)
 
     def data_received(self, data: bytes) -> None:
-        if self._closed:
-            return
-        try:
-            events = self.h2.receive_data(data)
-        except h2.exceptions.ProtocolError as exc:
-            self._connection_error(exc)
-            return
-        except Exception:
-            logger.exception("Unexpected error processing HTTP/2 data from %s", _peer(self.peername))
-            self._goaway_and_close(INTERNAL_ERROR)
-            return
-        try:
-            for event in events:
-                self._handle_event(event)
-                if self._closing:
-                    return
-        except h2.exceptions.ProtocolError as exc:
-            self._connection_error(exc)
-            return
+        if self._closing or self._closed:
+            return  # after our GOAWAY: read and discard until the peer closes (lingering)
         conn = self.h2
-        if conn.control_frames:
-            count, conn.control_frames = conn.control_frames, 0
-            if not self._policy.control_frames(count, self.loop.time()):
-                self._calm_down()
+        more = True
+        while more:
+            # A bounded number of frames per step, budgets checked in between.
+            try:
+                events, more = conn.receive_step(data, _FRAMES_PER_STEP)
+            except h2.exceptions.ProtocolError as exc:
+                self._connection_error(exc)
                 return
+            except Exception:
+                logger.exception("Unexpected error processing HTTP/2 data from %s", _peer(self.peername))
+                self._goaway_and_close(INTERNAL_ERROR)
+                return
+            data = b""
+            try:
+                for event in events:
+                    self._handle_event(event)
+                    if self._closing:
+                        return
+            except h2.exceptions.ProtocolError as exc:
+                self._connection_error(exc)
+                return
+            if conn.control_frames:
+                count, conn.control_frames = conn.control_frames, 0
+                if not self._policy.control_frames(count, self.loop.time()):
+                    self._calm_down()
+                    return
         if conn.header_block_incomplete():
             if self._header_handle is None:
                 self._header_handle = self.loop.call_later(self.settings.header_timeout, self._header_timeout)
@@ -675,7 +685,15 @@ class H2Protocol(asyncio.Protocol):
         if transport is not None and not transport.is_closing():
             if out:
                 transport.writelines(out)
-            transport.close()
+            try:
+                if not transport.can_write_eof():
+                    raise OSError("no half-close on this transport")
+                # Half-close: GOAWAY and FIN go out after the buffered bytes; whatever
+                # the peer still sends is read and dropped until it closes or time's up.
+                transport.write_eof()
+                self.loop.call_later(_LINGER_SECONDS, transport.close)
+            except OSError:  # TLS, or the peer is already gone (ENOTCONN)
+                transport.close()
             # close() waits for the buffer to drain; a peer that never reads would
             # keep the connection forever.
             if self._send_watch is not None:

@@ -93,7 +93,7 @@ class AbusePolicy:
         """``count`` frames that moved no request forward arrived."""
         if self.control.spend(count, now):
             return True
-        self.violation = f"too many control or empty frames ({count} in the last read)"
+        self.violation = "too many control or empty frames (SETTINGS, PING, PRIORITY, WINDOW_UPDATE, empty DATA...)"
         return False
 
     def useful_work(self, count: int = 1) -> None:

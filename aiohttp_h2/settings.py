@@ -67,7 +67,7 @@ class H2Settings:
     #: Reset a stream whose response has made no progress for this long because the
     #: peer keeps its flow-control window shut, freeing what it buffered; close the
     #: connection when the peer reads nothing at all for this long (slow read).
-    send_timeout: float = 60.0
+    send_timeout: float = 30.0
 
     #: Rapid Reset (CVE-2023-44487) defence: streams a peer may waste at once, by
     #: resetting them while their handler runs, or by having them refused or rejected.

@@ -1,0 +1,105 @@
+"""The known HTTP/2 attacks against the example server with its default settings,
+while a well-behaved client keeps asking for pages on its own connection.
+
+The server runs in its own process (``python -m aiohttp_h2 ... examples.bookstore``)
+so that its memory and log are its own. Each attack must end with the server closing
+the attacker's connection (GOAWAY ENHANCE_YOUR_CALM first), one WARNING per attacking
+connection, no traceback, bounded memory, and every bystander request answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from . import attack_probes
+from .conftest import free_port
+
+pytestmark = pytest.mark.timeout(120)
+
+ROOT = Path(__file__).resolve().parent.parent
+ENHANCE_YOUR_CALM = 0xB
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+async def bystander(url: str, stop: asyncio.Event, outcomes: list[str]) -> None:
+    """One well-behaved HTTP/2 client asking for a page every 20 ms."""
+    async with httpx.AsyncClient(http1=False, http2=True, timeout=10.0) as client:
+        while not stop.is_set():
+            try:
+                response = await client.get(url)
+                outcomes.append("ok" if response.status_code == 200 and response.http_version == "HTTP/2" else "bad")
+            except httpx.HTTPError as exc:
+                outcomes.append(f"error: {exc!r}")
+            await asyncio.sleep(0.02)
+
+
+async def test_attacks_against_the_example_server(tmp_path: Path) -> None:
+    port = free_port()
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log:
+        server = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "aiohttp_h2",
+            "-H",
+            "127.0.0.1",
+            "-P",
+            str(port),
+            "--no-access-log",
+            "examples.bookstore.app:create_app",
+            cwd=ROOT,
+            stdout=log,
+            stderr=log,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+    try:
+        url = f"http://127.0.0.1:{port}/api/books/7"
+        for _ in range(200):
+            try:
+                async with httpx.AsyncClient(http1=False, http2=True) as client:
+                    if (await client.get(url)).status_code == 200:
+                        break
+            except httpx.HTTPError:
+                await asyncio.sleep(0.05)
+        rss_before = rss_kib(server.pid)
+
+        stop = asyncio.Event()
+        outcomes: list[str] = []
+        watcher = asyncio.create_task(bystander(url, stop, outcomes))
+        host = "127.0.0.1"
+        floods = [probe(host, port) for probe in attack_probes.PROBES]
+        floods += [attack_probes.rapid_reset(host, port) for _ in range(3)]
+        slow = asyncio.create_task(attack_probes.slow_read(host, port, path="/", limit=3.0))
+        results = await asyncio.gather(*floods)
+        await slow
+        await asyncio.sleep(0.3)
+        stop.set()
+        await watcher
+
+        for result in results:
+            assert result.closed_by_server, (result, log_path.read_text()[-3000:])
+            assert result.goaway_code == ENHANCE_YOUR_CALM, (result, log_path.read_text()[-3000:])
+        assert outcomes and set(outcomes) == {"ok"}, [o for o in outcomes if o != "ok"][:5]
+        assert server.returncode is None, "the server died"
+        assert rss_kib(server.pid) - rss_before < 64 * 1024, "server memory grew by more than 64 MiB"
+    finally:
+        server.send_signal(signal.SIGINT)
+        await asyncio.wait_for(server.wait(), 15)
+
+    log_text = log_path.read_text()
+    warnings = [line for line in log_text.splitlines() if line.startswith("WARNING:aiohttp_h2")]
+    assert len(warnings) == len(results), warnings
+    assert "Traceback" not in log_text, log_text[-3000:]
