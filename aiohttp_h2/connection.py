@@ -591,7 +591,7 @@ class H2Protocol(asyncio.Protocol):
         if data:
             out.append(data)
         if out and transport is not None and not transport.is_closing():
-            transport.writelines(out)
+            transport.write(_joined(out))
         out.clear()
         if self._sending and not self.write_paused:
             self._pump()
@@ -684,7 +684,7 @@ class H2Protocol(asyncio.Protocol):
             out.append(data)
         if transport is not None and not transport.is_closing():
             if out:
-                transport.writelines(out)
+                transport.write(_joined(out))
             try:
                 if not transport.can_write_eof():
                     raise OSError("no half-close on this transport")
@@ -748,6 +748,13 @@ class H2Protocol(asyncio.Protocol):
             # Already read over HTTP/1.1: no flow-control credit is involved.
             stream.data_received(upgrade.body, 0)
             stream.end_received()
+
+
+def _joined(out: list[bytes | memoryview]) -> bytes | memoryview:
+    """One buffer for ``transport.write``. Not ``writelines``: on CPython 3.12.0-3.12.8
+    and 3.13.0-3.13.1 it never pauses the protocol (gh-127655), which would leave a
+    peer that reads nothing unbounded, and on 3.13 it can raise on a lost connection."""
+    return out[0] if len(out) == 1 else b"".join(out)
 
 
 def _peer(peername: Any) -> str:
