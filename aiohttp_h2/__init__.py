@@ -4,6 +4,8 @@
 else about the app (routes, middlewares, signals, responses) stays as it is.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from .connection import H2Protocol
 from .dispatch import PREFACE
 from .message import HTTP2
@@ -12,6 +14,10 @@ from .runner import AppRunner
 from .server import Server
 from .settings import H2Settings
 from .tls import configure_alpn, server_ssl_context
+
+if TYPE_CHECKING:
+    from .worker import GunicornH2Worker as GunicornH2Worker
+    from .worker import GunicornUVLoopH2Worker as GunicornUVLoopH2Worker
 
 __version__ = "0.1.0"
 
@@ -27,3 +33,18 @@ __all__ = (
     "server_ssl_context",
     "__version__",
 )
+
+#: Names imported on first use: the gunicorn workers import gunicorn, which an app
+#: that never runs under gunicorn need not have.
+_LAZY = {"GunicornH2Worker": "worker", "GunicornUVLoopH2Worker": "worker"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value

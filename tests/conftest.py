@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -15,6 +16,23 @@ import trustme
 from aiohttp import web
 
 import aiohttp_h2
+
+#: ``AIOHTTP_H2_TEST_LOOP=uvloop`` runs every async test and fixture on uvloop's event loop
+#: (``scripts/test`` runs the whole suite a second time that way); the default is asyncio's.
+TEST_LOOP = os.environ.get("AIOHTTP_H2_TEST_LOOP") or "asyncio"
+if TEST_LOOP not in ("asyncio", "uvloop"):
+    raise ValueError(f"AIOHTTP_H2_TEST_LOOP must be 'asyncio' or 'uvloop', not {TEST_LOOP!r}")
+
+if TEST_LOOP == "uvloop":
+    import uvloop
+
+    def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Callable[[], Any]]:
+        """pytest-asyncio's way to choose the loop (overriding ``event_loop_policy`` is deprecated)."""
+        return {"uvloop": uvloop.new_event_loop}
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"aiohttp-h2 test event loop: {TEST_LOOP} (AIOHTTP_H2_TEST_LOOP)"
 
 
 @dataclasses.dataclass

@@ -11,8 +11,9 @@ import zlib
 import h2.config
 import h2.connection
 import h2.events
-import httpx
 from aiohttp import web
+
+from aiohttp_h2.pytest_plugin import H2ClientFactory, H2ServerFactory, assert_h2, assert_http11
 
 
 async def digest(request: web.Request) -> web.Response:
@@ -30,28 +31,29 @@ def app() -> web.Application:
     return application
 
 
-async def test_gzip_and_deflate_request_bodies(start_server) -> None:
-    running = await start_server(app())
+async def test_gzip_and_deflate_request_bodies(h2_server: H2ServerFactory, h2_client: H2ClientFactory) -> None:
+    server = await h2_server(app())
     payload = b"aiohttp-h2 " * 200_000  # 2.2 MB, compresses to a few KB
     expected = {"size": len(payload), "sha256": hashlib.sha256(payload).hexdigest()}
-    async with httpx.AsyncClient(http1=False, http2=True, timeout=10) as client:
-        for encoding, body in (("gzip", gzip.compress(payload)), ("deflate", zlib.compress(payload))):
-            resp = await client.post(running.url + "/", content=body, headers={"content-encoding": encoding})
-            assert resp.http_version == "HTTP/2"
-            assert resp.json() == expected, encoding
-        # The same over HTTP/1.1 on the same port gives the same answer.
-    async with httpx.AsyncClient(timeout=10) as client:
-        resp = await client.post(running.url + "/", content=gzip.compress(payload), headers={"content-encoding": "gzip"})
-        assert resp.http_version == "HTTP/1.1" and resp.json() == expected
+    client = await h2_client(server)
+    for encoding, body in (("gzip", gzip.compress(payload)), ("deflate", zlib.compress(payload))):
+        resp = await client.post("/", content=body, headers={"content-encoding": encoding})
+        assert_h2(resp)
+        assert resp.json() == expected, encoding
+    # The same over HTTP/1.1 on the same port gives the same answer.
+    h1 = await h2_client(server, http1=True, http2=False)
+    resp = await h1.post("/", content=gzip.compress(payload), headers={"content-encoding": "gzip"})
+    assert_http11(resp)
+    assert resp.json() == expected
 
 
-async def test_corrupt_gzip_body_fails_the_request_not_the_connection(start_server) -> None:
-    running = await start_server(app())
-    async with httpx.AsyncClient(http1=False, http2=True, timeout=10) as client:
-        bad = await client.post(running.url + "/", content=b"\x1f\x8bnot gzip at all" * 10, headers={"content-encoding": "gzip"})
-        assert bad.status_code >= 400
-        good = await client.post(running.url + "/", content=b"plain")
-        assert good.json()["size"] == 5
+async def test_corrupt_gzip_body_fails_the_request_not_the_connection(h2_client: H2ClientFactory) -> None:
+    client = await h2_client(app)
+    bad = await client.post("/", content=b"\x1f\x8bnot gzip at all" * 10, headers={"content-encoding": "gzip"})
+    assert bad.status_code >= 400
+    good = await client.post("/", content=b"plain")
+    assert_h2(good)
+    assert good.json()["size"] == 5
 
 
 async def test_gzip_body_on_an_upgrade_request(start_server) -> None:
