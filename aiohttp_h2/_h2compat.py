@@ -62,9 +62,10 @@ class LocalSettings(h2.settings.Settings):
 class BodyLengthMismatch(h2.events.Event):
     """A request body disagreed with its content-length (see ``H2StateMachine``)."""
 
-    def __init__(self, stream_id: int, flow_controlled_length: int) -> None:
+    def __init__(self, stream_id: int, flow_controlled_length: int, too_long: bool = False) -> None:
         self.stream_id = stream_id
         self.flow_controlled_length = flow_controlled_length
+        self.too_long = too_long  #: more body than declared (not just a body cut short)
 
 
 _SETTINGS_TYPE = 0x4
@@ -163,12 +164,51 @@ class _FrameBuffer(h2.frame_buffer.FrameBuffer):
             if data[3] == _SETTINGS_TYPE and data[4] & _ACK_FLAG and length:
                 # RFC 9113 §6.5: FRAME_SIZE_ERROR; h2 4.4.1 says PROTOCOL_ERROR.
                 raise h2.exceptions.FrameTooLargeError("SETTINGS frame with ACK must have no payload")
+            if len(data) >= 9 + length:
+                stream_error = self._stream_error_frame(data, length)
+                if stream_error is not None:
+                    return stream_error
         frame = super().__next__()
         quiet = _QUIET_FRAMES.get(frame.__class__)
         if quiet is not None:
             frame.__class__ = quiet
         return frame
 
+
+    def _stream_error_frame(self, data: Any, length: int) -> _StreamErrorFrame | None:
+        """A PRIORITY frame whose length is not 5 (RFC 9113 §6.3: stream error
+        FRAME_SIZE_ERROR) or a WINDOW_UPDATE of 0 for a stream (§6.9: stream error
+        PROTOCOL_ERROR), taken out of the buffer as a ``_StreamErrorFrame``. hyperframe
+        rejects both while parsing, which h2 4.4.1 turns into a connection error.
+        """
+        kind = data[3]
+        stream_id = int.from_bytes(data[5:9], "big") & 0x7FFFFFFF
+        if not stream_id or self._headers_buffer:
+            return None  # stream 0 and frames inside a header block stay connection errors
+        if kind == _PRIORITY_TYPE and length != 5:
+            code = h2.errors.ErrorCodes.FRAME_SIZE_ERROR
+        elif kind == _WINDOW_UPDATE_TYPE and length == 4 and not int.from_bytes(data[9:13], "big") & 0x7FFFFFFF:
+            code = h2.errors.ErrorCodes.PROTOCOL_ERROR
+        else:
+            return None
+        del data[: 9 + length]
+        return _StreamErrorFrame(stream_id, code)
+
+
+class _StreamErrorFrame:
+    """Stands in for a frame that is a stream error by itself (see ``_FrameBuffer``)."""
+
+    type = -1
+    flags: frozenset[str] = frozenset()
+    data = b""
+
+    def __init__(self, stream_id: int, error_code: h2.errors.ErrorCodes) -> None:
+        self.stream_id = stream_id
+        self.error_code = error_code
+
+
+_PRIORITY_TYPE = 0x2
+_WINDOW_UPDATE_TYPE = 0x8
 
 _ConnState = h2.connection.ConnectionState
 _ConnInput = h2.connection.ConnectionInputs
@@ -203,6 +243,11 @@ class H2StateMachine(h2.connection.H2Connection):
     accounting in ``policy.AbusePolicy``; the connection reads and clears it.
     """
 
+    #: Closed streams h2 remembers, to tell late frames from protocol errors. h2's 65,536
+    #: records cost about 8 MB on a busy long-lived connection; a peer's frames on a
+    #: stream closed more than this many streams ago are a protocol error.
+    MAX_CLOSED_STREAMS = 1024
+
     def __init__(self, config: h2.config.H2Configuration) -> None:
         super().__init__(config=config)
         self._frames = _FrameBuffer(server=not config.client_side)
@@ -213,6 +258,7 @@ class H2StateMachine(h2.connection.H2Connection):
                 dispatch[quiet] = dispatch[base]
         self.state_machine = _ConnectionStates()
         self.control_frames = 0
+        self._peer_settings_seen = False
 
     def receive_step(self, data: bytes, max_frames: int) -> tuple[list[h2.events.Event], bool]:
         """``receive_data`` that parses at most ``max_frames`` frames, leaving the rest
@@ -235,6 +281,23 @@ class H2StateMachine(h2.connection.H2Connection):
 
     def _receive_frame(self, frame: Any) -> list[h2.events.Event]:
         kind = frame.type
+        if not self._peer_settings_seen:
+            # RFC 9113 §3.4: the preface "MUST be followed by a SETTINGS frame"; anything
+            # else makes the preface invalid (PROTOCOL_ERROR). h2 4.4.1 does not check.
+            if kind != _SETTINGS_TYPE or "ACK" in frame.flags:
+                raise h2.exceptions.ProtocolError("The client preface must be followed by a SETTINGS frame")
+            self._peer_settings_seen = True
+        if isinstance(frame, _StreamErrorFrame):
+            self.control_frames += 1
+            return self._stream_error(frame.stream_id, frame.error_code)
+        if kind == _HEADERS_TYPE and "PRIORITY" in frame.flags and frame.depends_on == frame.stream_id:
+            # RFC 9113 §5.3.1: a stream depending on itself is a stream error
+            # PROTOCOL_ERROR; h2 4.4.1 makes it a connection error. Decode the block
+            # (HPACK state is shared), then reset the stream instead of serving it.
+            frame.depends_on = 0
+            events = super()._receive_frame(frame)
+            kept = [e for e in events if getattr(e, "stream_id", None) != frame.stream_id]
+            return kept + self._stream_error(frame.stream_id, h2.errors.ErrorCodes.PROTOCOL_ERROR)
         if (
             kind in _CONTROL_TYPES
             or kind > _CONTINUATION_TYPE
@@ -243,13 +306,51 @@ class H2StateMachine(h2.connection.H2Connection):
             self.control_frames += 1
         try:
             return super()._receive_frame(frame)
-        except h2.exceptions.InvalidBodyLengthError:
+        except h2.exceptions.InvalidBodyLengthError as exc:
             # Only DATA frames raise it, after the stream consumed the frame.
-            return [BodyLengthMismatch(frame.stream_id, getattr(frame, "flow_controlled_length", 0))]
+            too_long = exc.actual_length > exc.expected_length
+            return [BodyLengthMismatch(frame.stream_id, getattr(frame, "flow_controlled_length", 0), too_long)]
         except h2.exceptions.ProtocolError as exc:
             if type(exc) is h2.exceptions.ProtocolError and isinstance(exc.__cause__, hpack.HPACKError):
                 raise _CompressionError(str(exc)) from exc
             raise
+
+    def _receive_priority_frame(self, frame: Any) -> Any:
+        if frame.depends_on == frame.stream_id and frame.type == _PRIORITY_TYPE and not self._is_idle(frame.stream_id):
+            # RFC 9113 §5.3.1: stream error PROTOCOL_ERROR (h2 4.4.1: connection error).
+            # On an idle stream no RST_STREAM may be sent (§6.4): h2's connection error stays.
+            events = self.state_machine.process_input(_ConnInput.RECV_PRIORITY)
+            return [], events + self._stream_error(frame.stream_id, h2.errors.ErrorCodes.PROTOCOL_ERROR)
+        return super()._receive_priority_frame(frame)
+
+    def _receive_rst_stream_frame(self, frame: Any) -> Any:
+        """RST_STREAM on an idle stream: connection error PROTOCOL_ERROR (RFC 9113 §6.4).
+        h2 4.4.1 only notices while no stream was ever opened (its connection is still
+        IDLE then); afterwards it ignores it."""
+        if self._is_idle(frame.stream_id):
+            raise h2.exceptions.ProtocolError(f"RST_STREAM on idle stream {frame.stream_id}")
+        return super()._receive_rst_stream_frame(frame)
+
+    def _is_idle(self, stream_id: int) -> bool:
+        """Never opened by either side (RFC 9113 §5.1 "idle")."""
+        if stream_id in self.streams:
+            return False
+        if stream_id % 2:
+            return stream_id > self.highest_inbound_stream_id
+        return stream_id > self.highest_outbound_stream_id
+
+    def _stream_error(self, stream_id: int, code: h2.errors.ErrorCodes) -> list[h2.events.Event]:
+        """Reset ``stream_id`` with ``code``; report it as a StreamReset (remote_reset False)."""
+        if self._is_idle(stream_id):
+            # RFC 9113 §6.4 forbids RST_STREAM on an idle stream: a connection error instead.
+            if code == h2.errors.ErrorCodes.FRAME_SIZE_ERROR:
+                raise h2.exceptions.FrameDataMissingError(f"Invalid frame on idle stream {stream_id}")
+            raise h2.exceptions.ProtocolError(f"Invalid frame on idle stream {stream_id}")
+        stream = self.streams.get(stream_id)
+        if stream is None or stream.closed:
+            return []  # closed: nothing may be sent on it (§5.1); the frame is dropped
+        self.reset_stream(stream_id, code)
+        return [h2.events.StreamReset(stream_id=stream_id, error_code=code, remote_reset=False)]
 
     def _handle_data_on_closed_stream(self, events: Any, exc: Any, frame: Any) -> Any:
         """DATA after the peer's END_STREAM: connection error STREAM_CLOSED (RFC 9113

@@ -19,6 +19,7 @@ import h2.events
 import h2.exceptions
 import h2.settings
 from aiohttp import web
+from aiohttp.http_exceptions import ContentEncodingError
 from aiohttp.http_parser import DeflateBuffer
 from aiohttp.streams import StreamReader
 
@@ -78,6 +79,7 @@ class H2Protocol(asyncio.Protocol):
         self._flush_scheduled = False
         self._budget = _FLUSH_BUDGET
         self._closing = False
+        self._write_shut = False  # GOAWAY and FIN written: nothing more may be written
         self._draining = False
         self._closed = False
         self._conn_credit = Credit(settings.connection_window_size)
@@ -285,9 +287,17 @@ class H2Protocol(asyncio.Protocol):
             self._reject(stream_id, exc, event.headers, event.stream_ended is not None)  # type: ignore[arg-type]
             self._stream_wasted()
             return
+        ended = event.stream_ended is not None
+        if ended and head.message.headers.get("Content-Length", "0") != "0":
+            # RFC 9113 §8.1.1: a content-length the DATA frames (here: none) do not add up
+            # to makes the request malformed. h2 4.4.1 checks it on DATA frames only.
+            logger.info("HTTP/2 request on stream %d declares a body it does not send", stream_id)
+            self._reset_id(stream_id, PROTOCOL_ERROR)
+            self._stream_wasted()
+            return
         self._policy.useful_work()
         self._last_stream_id = stream_id
-        self._start_stream(stream_id, head.message, head.expect_continue, event.stream_ended is not None)
+        self._start_stream(stream_id, head.message, head.expect_continue, ended)
 
     def _start_stream(
         self, stream_id: int, message: Any, expect_continue: bool, ended: bool, handler: Any = None
@@ -298,9 +308,12 @@ class H2Protocol(asyncio.Protocol):
         if not ended:
             stream.reader = StreamReader(stream, ctx.read_bufsize, loop=self.loop)  # type: ignore[arg-type]
             if message.compression and ctx.auto_decompress:
-                stream.inflater = DeflateBuffer(
-                    stream.reader, message.compression, max_decompress_size=ctx.read_bufsize
-                )
+                try:
+                    stream.inflater = DeflateBuffer(
+                        stream.reader, message.compression, max_decompress_size=ctx.read_bufsize
+                    )
+                except ContentEncodingError as exc:  # e.g. br without brotli: 400, as over HTTP/1.1
+                    handler = _answer_with(web.HTTPBadRequest(text=f"400: {exc.message}"))
         else:
             stream.remote_ended = True
         stream.writer = H2StreamWriter(stream)
@@ -318,12 +331,9 @@ class H2Protocol(asyncio.Protocol):
         """Answer a request we will not build (431, 400) without involving the app,
         as aiohttp answers an HTTP/1.1 request its parser refused."""
         error = web.HTTPRequestHeaderFieldsTooLarge if rejection.status == 431 else web.HTTPBadRequest
-
-        async def reject(request: web.BaseRequest) -> web.StreamResponse:
-            raise error(text=f"{error.status_code}: {rejection.reason}")
-
         message = rejected_request_message(headers)
-        self._start_stream(stream_id, message, False, ended, handler=reject)
+        answer = _answer_with(error(text=f"{error.status_code}: {rejection.reason}"))
+        self._start_stream(stream_id, message, False, ended, handler=answer)
 
     def _on_data(self, event: h2.events.DataReceived) -> None:
         size = event.flow_controlled_length or 0
@@ -341,7 +351,7 @@ class H2Protocol(asyncio.Protocol):
         if stream is None:
             self._reset_id(event.stream_id, PROTOCOL_ERROR)
         else:
-            if stream.discarding:
+            if stream.discarding and not event.too_long:
                 code = NO_ERROR  # the response is complete; the peer gave up on the body
             else:
                 code = PROTOCOL_ERROR
@@ -590,7 +600,7 @@ class H2Protocol(asyncio.Protocol):
         out = self._out
         if data:
             out.append(data)
-        if out and transport is not None and not transport.is_closing():
+        if out and transport is not None and not transport.is_closing() and not self._write_shut:
             transport.write(_joined(out))
         out.clear()
         if self._sending and not self.write_paused:
@@ -677,8 +687,12 @@ class H2Protocol(asyncio.Protocol):
         self._close_transport()
 
     def _close_transport(self) -> None:
-        transport = self.transport
         out = self._out
+        if self._write_shut:
+            out.clear()
+            return
+        self._write_shut = True
+        transport = self.transport
         data = self.h2.data_to_send()
         if data:
             out.append(data)
@@ -748,6 +762,15 @@ class H2Protocol(asyncio.Protocol):
             # Already read over HTTP/1.1: no flow-control credit is involved.
             stream.data_received(upgrade.body, 0)
             stream.end_received()
+
+
+def _answer_with(error: web.HTTPException) -> Any:
+    """A request handler that answers with ``error``, for requests the app never sees."""
+
+    async def answer(request: web.BaseRequest) -> web.StreamResponse:
+        raise error
+
+    return answer
 
 
 def _joined(out: list[bytes | memoryview]) -> bytes | memoryview:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from typing import TYPE_CHECKING, Any, cast
 
 from aiohttp import web
@@ -27,6 +28,15 @@ logger = logging.getLogger("aiohttp_h2")
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 _PREFACE_LEN = len(PREFACE)
 _PRI_LINE_LEN = len(b"PRI * HTTP/2.0\r\n")
+_TCHAR = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]"
+#: An HTTP/1.x request line: method, target, version (RFC 9112 §3).
+_HTTP1_REQUEST_LINE = re.compile(_TCHAR + rb"+ [^ \r\n]+ HTTP/[0-9]\.[0-9]\r?\n")
+#: The start of a line that may still become one: wait for its end.
+_REQUEST_LINE_START = re.compile(_TCHAR + rb"*(?: [^\r\n]*)?\r?")
+#: A text line that starts like a request (method, space) but is not one.
+_TEXT_LINE = re.compile(_TCHAR + rb"+ [^\r\n]*\r?\n")
+#: Longest first line waited for before deciding; a longer one goes to HTTP/1.1 (414).
+_MAX_REQUEST_LINE = 8 * 1024
 # Longest first header block we inspect for Upgrade: h2c; past it, HTTP/1.1 decides.
 _MAX_UPGRADE_HEAD = 64 * 1024
 
@@ -66,12 +76,26 @@ class DispatchProtocol(asyncio.Protocol):
         # "PRI * HTTP/2.0" can only be HTTP/2 (RFC 9113 §3.4 reserved the method), so
         # once that line matched, HTTP/2 judges the rest of the preface: a broken
         # preface gets GOAWAY(PROTOCOL_ERROR), not an HTTP/1.1 400 the peer cannot read.
-        if settings.h2c_prior_knowledge and buffer[:_PRI_LINE_LEN] == PREFACE[: min(len(buffer), _PRI_LINE_LEN)]:
+        if settings.h2c_prior_knowledge and _starts_http2(buffer):
             if len(buffer) >= _PREFACE_LEN:
                 self._switch_to_h2(buffer)
             else:
                 self._buffer = buffer
             return
+        if settings.h2c_prior_knowledge:
+            line_end = buffer.find(b"\n")
+            if line_end < 0:
+                if len(buffer) < _MAX_REQUEST_LINE and _REQUEST_LINE_START.fullmatch(buffer):
+                    self._buffer = buffer  # may still become a request line: wait for its end
+                    return
+            elif not _HTTP1_REQUEST_LINE.match(buffer, 0, line_end + 1) and _TEXT_LINE.match(buffer, 0, line_end + 1):
+                # A line of text that is neither the HTTP/2 preface nor an HTTP/1.x request
+                # line: an invalid preface (RFC 9113 §3.4), a connection error for which a
+                # GOAWAY "MAY be omitted". An HTTP/1.1 400 would be read as frames by an
+                # HTTP/2 peer (h2spec http2/3.5/2 fails on it over h2c): close instead.
+                logger.debug("Closing a connection that sent neither a preface nor a request line")
+                self.close()
+                return
         if settings.h2c_upgrade:
             decision = inspect_upgrade(
                 buffer, max_head=_MAX_UPGRADE_HEAD, max_body=settings.max_upgrade_body_size
@@ -89,8 +113,11 @@ class DispatchProtocol(asyncio.Protocol):
 
     def eof_received(self) -> bool | None:
         buffer = self._buffer
-        if self._settings.h2c_prior_knowledge and buffer and PREFACE.startswith(buffer):
-            return None  # a partial HTTP/2 preface, then EOF: nothing to answer; close
+        if self._settings.h2c_prior_knowledge and buffer and _starts_http2(buffer):
+            # Part of an HTTP/2 preface (even a damaged one after the PRI line, which
+            # aiohttp's parser would answer with a 400 and an ERROR traceback), then
+            # EOF: nothing to answer; close.
+            return None
         if buffer:
             self._switch_to_http1(buffer).eof_received()
         return None
@@ -137,3 +164,8 @@ class DispatchProtocol(asyncio.Protocol):
         protocol.connection_made(transport)
         if buffered:
             protocol.data_received(buffered)
+
+
+def _starts_http2(buffer: bytes) -> bool:
+    """Whether ``buffer`` is, or begins with, the preface's ``PRI * HTTP/2.0`` line."""
+    return buffer[:_PRI_LINE_LEN] == PREFACE[: min(len(buffer), _PRI_LINE_LEN)]
