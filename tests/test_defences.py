@@ -314,6 +314,23 @@ async def test_window_updates_earned_by_a_download(
 
 
 # ------------------------------------------------------------------ slow readers
+async def non_reading_client(server: RunningServer) -> tuple[RawClient, asyncio.StreamWriter]:
+    """An HTTP/2 client with a tiny receive buffer and huge windows, which the test
+    then never reads from: the server's socket fills up and its transport pauses."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, (server.host, server.port))
+    reader, writer = await asyncio.open_connection(sock=sock)
+    client = RawClient(reader, writer)
+    client.conn.local_settings = h2.settings.Settings(
+        client=True, initial_values={h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 2**31 - 1}
+    )
+    client.conn.initiate_connection()
+    client.conn.increment_flow_control_window(2**30)
+    await client.flush()
+    return client, writer
+
 async def test_shut_window_resets_stalled_stream(start_server: StartServer) -> None:
     """A peer that keeps a stream's window at zero gets that stream reset after
     ``send_timeout``; the handler's write fails and the buffered bytes are freed."""
@@ -361,18 +378,7 @@ async def test_peer_that_reads_nothing_is_dropped(start_server: StartServer, cap
 
     settings = aiohttp_h2.H2Settings(send_timeout=0.5)
     server = await start_server(make_app([("GET", "/big", big)]), h2_settings=settings)
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.setblocking(False)
-    await asyncio.get_running_loop().sock_connect(sock, (server.host, server.port))
-    reader, writer = await asyncio.open_connection(sock=sock)
-    client = RawClient(reader, writer)
-    client.conn.local_settings = h2.settings.Settings(
-        client=True, initial_values={h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 2**31 - 1}
-    )
-    client.conn.initiate_connection()
-    client.conn.increment_flow_control_window(2**30)
-    await client.flush()
+    client, writer = await non_reading_client(server)
     for _ in range(4):
         sid = client.conn.get_next_available_stream_id()
         client.conn.send_headers(sid, request_headers("/big"), end_stream=True)
@@ -399,18 +405,7 @@ async def test_ping_flood_without_reading_is_capped(
         control_frame_burst=10**6, control_frame_rate=10**6, max_pending_control_bytes=16 * 1024
     )
     server = await start_server(make_app([("GET", "/big", big)]), h2_settings=settings)
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.setblocking(False)
-    await asyncio.get_running_loop().sock_connect(sock, (server.host, server.port))
-    reader, writer = await asyncio.open_connection(sock=sock)
-    client = RawClient(reader, writer)
-    client.conn.local_settings = h2.settings.Settings(
-        client=True, initial_values={h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 2**31 - 1}
-    )
-    client.conn.initiate_connection()
-    client.conn.increment_flow_control_window(2**30)
-    await client.flush()
+    client, writer = await non_reading_client(server)
     sid = client.conn.get_next_available_stream_id()
     client.conn.send_headers(sid, request_headers("/big"), end_stream=True)
     await client.flush()
