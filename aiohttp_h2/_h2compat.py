@@ -164,7 +164,7 @@ class _FrameBuffer(h2.frame_buffer.FrameBuffer):
             if data[3] == _SETTINGS_TYPE and data[4] & _ACK_FLAG and length:
                 # RFC 9113 §6.5: FRAME_SIZE_ERROR; h2 4.4.1 says PROTOCOL_ERROR.
                 raise h2.exceptions.FrameTooLargeError("SETTINGS frame with ACK must have no payload")
-            if len(data) >= 9 + length:
+            if data[3] in (_PRIORITY_TYPE, _WINDOW_UPDATE_TYPE) and len(data) >= 9 + length:
                 stream_error = self._stream_error_frame(data, length)
                 if stream_error is not None:
                     return stream_error

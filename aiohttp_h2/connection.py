@@ -660,15 +660,8 @@ class H2Protocol(asyncio.Protocol):
         self._header_handle = None
         if self._closed or not self.h2.header_block_incomplete():
             return
-        logger.warning(
-            "Closing HTTP/2 connection from %s: header block incomplete after %.0f s",
-            _peer(self.peername),
-            self.settings.header_timeout,
-        )
-        if self._can_send():
-            with contextlib.suppress(h2.exceptions.ProtocolError):
-                self.h2.close_connection(error_code=ENHANCE_YOUR_CALM, last_stream_id=self._last_stream_id)
-        self._terminate(ConnectionResetError("HTTP/2 header block timed out"))
+        self._policy.violation = f"header block incomplete after {self.settings.header_timeout:.0f} s"
+        self._calm_down()
 
     def _goaway_and_close(self, error_code: int) -> None:
         if self._closed:
