@@ -246,7 +246,7 @@ class H2StateMachine(h2.connection.H2Connection):
     #: Closed streams h2 remembers, to tell late frames from protocol errors. h2's 65,536
     #: records cost about 8 MB on a busy long-lived connection; a peer's frames on a
     #: stream closed more than this many streams ago are a protocol error.
-    MAX_CLOSED_STREAMS = 1024
+    MAX_CLOSED_STREAMS = 512
 
     def __init__(self, config: h2.config.H2Configuration) -> None:
         super().__init__(config=config)
