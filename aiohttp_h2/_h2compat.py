@@ -279,6 +279,11 @@ class H2StateMachine(h2.connection.H2Connection):
     def header_block_incomplete(self) -> bool:
         return self._frames.header_block_incomplete()
 
+    @property
+    def preface_received(self) -> bool:
+        """Whether the client preface and the SETTINGS frame it must start with arrived."""
+        return self._peer_settings_seen
+
     def _receive_frame(self, frame: Any) -> list[h2.events.Event]:
         kind = frame.type
         if not self._peer_settings_seen:

@@ -29,6 +29,7 @@ from .message import RequestRejected, parse_request_headers, rejected_request_me
 from .pipeline import serve_stream
 from .policy import AbusePolicy
 from .stream import H2Stream
+from .upgrade import Handover
 from .writer import H2StreamWriter
 
 if TYPE_CHECKING:
@@ -67,6 +68,8 @@ class H2Protocol(asyncio.Protocol):
         self.settings = settings = ctx.settings
         self.loop = ctx.loop
         self._upgrade = upgrade
+        self._handover = Handover.COMPLETE
+        self._preface_handle: asyncio.TimerHandle | None = None
         self.transport: asyncio.Transport | None = None
         self._task_handler = None  # read by web.Server.connection_lost
         self.h2 = H2StateMachine(config=H2_CONFIG)
@@ -144,6 +147,8 @@ class H2Protocol(asyncio.Protocol):
         self._arm_idle()
         if self._upgrade is not None:
             upgrade, self._upgrade = self._upgrade, None
+            self._handover = Handover.AWAITING_PREFACE
+            self._preface_handle = self.loop.call_later(settings.preface_timeout, self._preface_timeout)
             self._start_upgraded_stream(upgrade)
 
     def data_received(self, data: bytes) -> None:
@@ -182,6 +187,8 @@ class H2Protocol(asyncio.Protocol):
         elif self._header_handle is not None:
             self._header_handle.cancel()
             self._header_handle = None
+        if self._handover is Handover.AWAITING_PREFACE and conn.preface_received:
+            self._handover_complete()
         self._schedule_flush()
 
     def _connection_error(self, exc: h2.exceptions.ProtocolError) -> None:
@@ -203,10 +210,10 @@ class H2Protocol(asyncio.Protocol):
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._closed = True
-        for handle in (self._idle_handle, self._header_handle, self._send_watch):
+        for handle in (self._idle_handle, self._header_handle, self._send_watch, self._preface_handle):
             if handle is not None:
                 handle.cancel()
-        self._idle_handle = self._header_handle = self._send_watch = None
+        self._idle_handle = self._header_handle = self._send_watch = self._preface_handle = None
         lost = ConnectionResetError("HTTP/2 connection lost")
         for stream in list(self.streams.values()):
             self._abort_stream(stream, lost)
@@ -447,7 +454,7 @@ class H2Protocol(asyncio.Protocol):
         a few frames per stream per turn, so a large download cannot starve others."""
         conn = self.h2
         sending = self._sending
-        if not self._can_send():
+        if not self._can_send() or self._handover is Handover.AWAITING_PREFACE:
             return
         out = self._out
         pending = conn.data_to_send()  # HEADERS go out before their DATA
@@ -594,6 +601,10 @@ class H2Protocol(asyncio.Protocol):
         self._budget = _FLUSH_BUDGET
         transport = self.transport
         data = self.h2.data_to_send()
+        if self._handover is Handover.AWAITING_PREFACE:
+            if data:
+                self._out.append(data)  # held in order (HEADERS; DATA waits in its stream)
+            return
         if self.write_paused and data and not self._policy.queued_while_blocked(len(data)):
             self._calm_down(abort=True)
             return
@@ -738,6 +749,25 @@ class H2Protocol(asyncio.Protocol):
         self._goaway_and_close(NO_ERROR)
 
     # ------------------------------------------------------ h2c upgrade (stream 1)
+    def _handover_complete(self) -> None:
+        """The client preface arrived after the 101: release stream 1's response."""
+        self._handover = Handover.COMPLETE
+        if self._preface_handle is not None:
+            self._preface_handle.cancel()
+            self._preface_handle = None
+
+    def _preface_timeout(self) -> None:
+        """No client preface within ``preface_timeout`` of the 101: close, as the
+        dispatcher closes a connection that never chose a protocol. The held response
+        is dropped, the handler cancelled."""
+        self._preface_handle = None
+        if self._handover is not Handover.AWAITING_PREFACE or self._closed:
+            return
+        logger.debug("Closing an upgraded connection from %s: no client preface", _peer(self.peername))
+        self.h2.data_to_send()
+        self._out.clear()
+        self._terminate(ConnectionResetError("no HTTP/2 client preface after the 101"))
+
     def _start_upgraded_stream(self, upgrade: UpgradeRequest) -> None:
         try:
             head = parse_request_headers(

@@ -92,9 +92,11 @@ class H2Settings:
     #: lost (``request.content`` and writes fail with ``ConnectionResetError`` either
     #: way). False keeps handlers running, like aiohttp's ``handler_cancellation=False``.
     cancel_handler_on_reset: bool = True
-    #: Largest request body accepted with an ``Upgrade: h2c`` request; larger upgrade
-    #: requests are served over HTTP/1.1 instead.
-    max_upgrade_body_size: int = 1024 * 1024
+    #: Largest request body buffered with an ``Upgrade: h2c`` request before the 101
+    #: (the whole body must arrive before stream 1 can start). An upgrade request with
+    #: a larger ``Content-Length`` is served over HTTP/1.1 at once, as soon as its head
+    #: is complete.
+    max_upgrade_body_size: int = 64 * 1024
 
     def __post_init__(self) -> None:
         if self.max_concurrent_streams < 1:
