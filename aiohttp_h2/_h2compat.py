@@ -232,6 +232,18 @@ class _ConnectionStates(h2.connection.H2ConnectionStateMachine):
 _CONTROL_TYPES = frozenset((0x2, 0x3, 0x4, 0x6, 0x7, 0x8))
 
 
+def _is_control(frame: Any) -> bool:
+    """A frame that moves no request forward by its type: a control frame, an unknown
+    type, or an empty HEADERS/CONTINUATION/DATA fragment (an empty DATA frame that
+    ends its stream does move it forward)."""
+    kind = frame.type
+    return (
+        kind in _CONTROL_TYPES
+        or kind > _CONTINUATION_TYPE
+        or (not frame.data and (kind == _HEADERS_TYPE or "END_STREAM" not in frame.flags))
+    )
+
+
 class H2StateMachine(h2.connection.H2Connection):
     """h2's state machine with the corrections above, and a request body that disagrees
     with its content-length made a stream error as RFC 9113 §8.1.1 requires (h2 4.4.1
@@ -303,11 +315,7 @@ class H2StateMachine(h2.connection.H2Connection):
             events = super()._receive_frame(frame)
             kept = [e for e in events if getattr(e, "stream_id", None) != frame.stream_id]
             return kept + self._stream_error(frame.stream_id, h2.errors.ErrorCodes.PROTOCOL_ERROR)
-        if (
-            kind in _CONTROL_TYPES
-            or kind > _CONTINUATION_TYPE
-            or (not frame.data and (kind == _HEADERS_TYPE or "END_STREAM" not in frame.flags))
-        ):
+        if _is_control(frame):
             self.control_frames += 1
         try:
             return super()._receive_frame(frame)
@@ -359,13 +367,45 @@ class H2StateMachine(h2.connection.H2Connection):
 
     def _handle_data_on_closed_stream(self, events: Any, exc: Any, frame: Any) -> Any:
         """DATA after the peer's END_STREAM: connection error STREAM_CLOSED (RFC 9113
-        §5.1 "closed"). h2 4.4.1 answers every DATA on a closed stream with RST_STREAM,
-        which stays right for streams closed by a reset (and its own purged-stream path
-        already makes the END_STREAM case a connection error).
+        §5.1 "closed"; h2's own purged-stream path already makes it one). On a stream
+        closed by a reset, see ``_frame_on_closed_stream``; h2 4.4.1 answers every
+        such DATA frame with RST_STREAM (and credits the connection window, kept).
         """
         if self._stream_is_closed_by_end(exc.stream_id):
             raise h2.exceptions.StreamClosedError(exc.stream_id)
-        return super()._handle_data_on_closed_stream(events, exc, frame)
+        ignore = self._frame_on_closed_stream(frame, exc)
+        frames, events = super()._handle_data_on_closed_stream(events, exc, frame)
+        if ignore:
+            frames = [f for f in frames if not isinstance(f, hyperframe.frame.RstStreamFrame)]
+        return frames, events
+
+    def _receive_headers_frame(self, frame: Any) -> Any:
+        """HEADERS on a closed stream: see ``_frame_on_closed_stream`` (h2 has decoded
+        the block by then, so the HPACK state stays in step)."""
+        try:
+            return super()._receive_headers_frame(frame)
+        except (h2.exceptions.StreamClosedError, h2.exceptions.StreamIDTooLowError) as exc:
+            if self._frame_on_closed_stream(frame, exc):
+                return [], []
+            raise
+
+    def _frame_on_closed_stream(self, frame: Any, exc: Exception) -> bool:
+        """A frame arrived on a closed stream; True if it is to be dropped unanswered.
+
+        RFC 9113 §5.1: frames on a stream *we* reset MUST be ignored (the peer may have
+        sent them before it saw our RST_STREAM: every uploading client has that race);
+        after the peer's own RST_STREAM they are a stream error STREAM_CLOSED, which
+        h2 answers with RST_STREAM. Either way the frame moves nothing forward: it
+        counts as a control frame, so a flood of them (one RST_STREAM back each, in
+        h2 4.4.1) ends in ENHANCE_YOUR_CALM. Not for the first frame after the peer's
+        END_STREAM on a stream we still answer: h2 resets that stream and reports it
+        (a ``StreamReset``), which the connection charges as a stream the peer wasted.
+        """
+        if getattr(exc, "_events", None):
+            return False
+        if not _is_control(frame):
+            self.control_frames += 1
+        return self._stream_closed_by(frame.stream_id) == h2.stream.StreamClosedBy.SEND_RST_STREAM
 
     def account_data(self, stream_id: int, size: int, end_stream: bool) -> None:
         """Let h2 account for ``size`` bytes of DATA on ``stream_id`` that the caller

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from typing import TYPE_CHECKING, Any, cast
 
@@ -25,7 +26,7 @@ from aiohttp.streams import StreamReader
 
 from ._h2compat import H2_CONFIG, BodyLengthMismatch, H2StateMachine, LocalSettings, data_frame_header
 from .flow import Credit
-from .message import RequestRejected, parse_request_headers, rejected_request_message
+from .message import RequestRejected, header_list_size, parse_request_headers, rejected_request_message
 from .pipeline import serve_stream
 from .policy import AbusePolicy
 from .stream import H2Stream
@@ -96,6 +97,7 @@ class H2Protocol(asyncio.Protocol):
             control_burst=settings.control_frame_burst,
             control_rate=settings.control_frame_rate,
             max_reply_bytes=settings.max_pending_control_bytes,
+            max_header_bytes=settings.max_connection_header_bytes,
             now=self.loop.time(),
         )
         self._last_stream_id = 0
@@ -268,13 +270,14 @@ class H2Protocol(asyncio.Protocol):
         stream_id = event.stream_id
         assert stream_id is not None and event.headers is not None
         if self._draining or self._closing:
-            self._reset_id(stream_id, REFUSED_STREAM)
+            self._reset_for_peer(stream_id, REFUSED_STREAM)
             return
-        if len(self.streams) >= self.settings.max_concurrent_streams:
+        header_bytes = header_list_size(event.headers)  # type: ignore[arg-type]
+        if len(self.streams) >= self.settings.max_concurrent_streams or not self._policy.headers_fit(header_bytes):
             # Counts running handlers too, not just h2-open streams, so resetting
-            # streams cannot keep more work alive than the limit.
-            self._reset_id(stream_id, REFUSED_STREAM)
-            self._stream_wasted()
+            # streams cannot keep more work alive than the limit. And the decoded
+            # headers all live streams hold are bounded (HPACK amplification).
+            self._reset_for_peer(stream_id, REFUSED_STREAM)
             return
         try:
             head = parse_request_headers(
@@ -288,8 +291,7 @@ class H2Protocol(asyncio.Protocol):
                 logger.info(
                     "Malformed HTTP/2 request from %s on stream %d: %s", _peer(self.peername), stream_id, exc.reason
                 )
-                self._reset_id(stream_id, PROTOCOL_ERROR)
-                self._stream_wasted()
+                self._reset_for_peer(stream_id, PROTOCOL_ERROR)
                 return
             self._reject(stream_id, exc, event.headers, event.stream_ended is not None)  # type: ignore[arg-type]
             self._stream_wasted()
@@ -299,12 +301,13 @@ class H2Protocol(asyncio.Protocol):
             # RFC 9113 §8.1.1: a content-length the DATA frames (here: none) do not add up
             # to makes the request malformed. h2 4.4.1 checks it on DATA frames only.
             logger.info("HTTP/2 request on stream %d declares a body it does not send", stream_id)
-            self._reset_id(stream_id, PROTOCOL_ERROR)
-            self._stream_wasted()
+            self._reset_for_peer(stream_id, PROTOCOL_ERROR)
             return
         self._policy.useful_work()
         self._last_stream_id = stream_id
-        self._start_stream(stream_id, head.message, head.expect_continue, ended)
+        stream = self._start_stream(stream_id, head.message, head.expect_continue, ended)
+        stream.header_bytes = header_bytes
+        self._policy.hold_headers(header_bytes)
 
     def _start_stream(
         self, stream_id: int, message: Any, expect_continue: bool, ended: bool, handler: Any = None
@@ -329,8 +332,15 @@ class H2Protocol(asyncio.Protocol):
             self._idle_handle.cancel()
             self._idle_handle = None
         ctx.server.requests_count += 1
-        stream.task = self.loop.create_task(serve_stream(stream, message, handler))
+        stream.task = task = self.loop.create_task(serve_stream(stream, message, handler))
+        task.add_done_callback(functools.partial(self._task_done, stream))
         return stream
+
+    def _task_done(self, stream: H2Stream, task: asyncio.Task[None]) -> None:
+        """A task cancelled before its first step (a stream reset in the same read as
+        its HEADERS) never runs ``serve_stream``'s ``finally``; finish it here."""
+        if not stream.handler_done:
+            self.stream_done(stream)
 
     def _reject(
         self, stream_id: int, rejection: RequestRejected, headers: list[tuple[bytes, bytes]], ended: bool
@@ -355,19 +365,22 @@ class H2Protocol(asyncio.Protocol):
     def _on_body_length_mismatch(self, event: BodyLengthMismatch) -> None:
         self._credit_connection(event.flow_controlled_length)
         stream = self.streams.get(event.stream_id)
-        if stream is None:
-            self._reset_id(event.stream_id, PROTOCOL_ERROR)
-        else:
-            if stream.discarding and not event.too_long:
-                code = NO_ERROR  # the response is complete; the peer gave up on the body
-            else:
-                code = PROTOCOL_ERROR
-                logger.info("HTTP/2 request body on stream %d does not match its content-length", event.stream_id)
-            stream.reset(code)
+        if stream is not None and stream.discarding and not event.too_long:
+            # The response is complete and the peer gave up on the body (curl does
+            # after a 417): the end of an ordinary exchange, not the peer's fault.
+            stream.reset(NO_ERROR)
             self.maybe_forget(stream)
+            return
+        logger.info("HTTP/2 request body on stream %d does not match its content-length", event.stream_id)
+        self._reset_for_peer(event.stream_id, PROTOCOL_ERROR)
 
     def _on_reset(self, event: h2.events.StreamReset) -> None:
-        stream = self.streams.get(event.stream_id)  # type: ignore[arg-type]
+        stream_id: int = event.stream_id  # type: ignore[assignment]
+        if not event.remote_reset:
+            # h2 reset the stream (RST_STREAM queued) for a frame the peer sent on it.
+            self._reset_for_peer(stream_id, None)
+            return
+        stream = self.streams.get(stream_id)
         if stream is None:
             return
         code = int(event.error_code) if event.error_code is not None else 0
@@ -375,6 +388,23 @@ class H2Protocol(asyncio.Protocol):
         self._abort_stream(stream, ConnectionResetError(f"HTTP/2 stream reset by peer (error code {code})"))
         if wasted:
             self._stream_wasted()
+
+    def _reset_for_peer(self, stream_id: int, error_code: int | None) -> None:
+        """Reset a stream because of what the peer sent, and charge the peer for it.
+
+        Every such reset goes through here: refused or malformed requests, a body that
+        breaks its content-length, and h2's own stream errors (a window overflow,
+        HEADERS after END_STREAM, a bad PRIORITY...; ``error_code`` None: h2 queued
+        the RST_STREAM already). MadeYouReset (CVE-2025-8671) has the server reset the
+        streams a Rapid Reset peer would reset itself; if that were free, or left the
+        handler running, the Rapid Reset defence would not hold.
+        """
+        if error_code is not None:
+            self._reset_id(stream_id, error_code)
+        stream = self.streams.get(stream_id)
+        if stream is not None:
+            self._abort_stream(stream, ConnectionResetError("HTTP/2 stream reset by server: the peer's frames"))
+        self._stream_wasted()
 
     def _stream_wasted(self) -> None:
         """A stream ended undone because of the peer: charge the Rapid Reset budget."""
@@ -645,6 +675,7 @@ class H2Protocol(asyncio.Protocol):
             return
         if self.streams.get(stream.stream_id) is stream:
             del self.streams[stream.stream_id]
+            self._policy.release_headers(stream.header_bytes)
         self._sending.pop(stream, None)
         if stream.linger_handle is not None:
             stream.linger_handle.cancel()

@@ -8,7 +8,7 @@ header block without the fields HTTP/2 forbids (RFC 9113 §8.2.2).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from aiohttp import HttpVersion
@@ -22,6 +22,7 @@ __all__ = (
     "RequestHead",
     "RequestRejected",
     "parse_request_headers",
+    "header_list_size",
     "rejected_request_message",
     "response_header_block",
     "parse_status_line",
@@ -87,6 +88,15 @@ class RequestHead(NamedTuple):
 
     message: RawRequestMessage
     expect_continue: bool
+
+
+def header_list_size(headers: Sequence[tuple[bytes, bytes]]) -> int:
+    """The size of a header list as RFC 9113 §6.5.2 counts it (name, value, 32 bytes
+    each): what the decoded fields cost to hold, however few bytes HPACK sent."""
+    size = _FIELD_OVERHEAD * len(headers)
+    for name, value in headers:
+        size += len(name) + len(value)
+    return size
 
 
 def parse_request_headers(

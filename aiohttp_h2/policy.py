@@ -50,20 +50,35 @@ class AbusePolicy:
     """The per-connection budgets of one HTTP/2 connection.
 
     * ``resets``: streams that ended without doing their job because of the peer:
-      reset by the peer while their handler still ran, refused (REFUSED_STREAM) or
-      rejected as malformed. Rapid Reset makes a server start handlers it then
-      throws away; a browser cancels a few requests when the user navigates.
+      reset by the peer while their handler still ran, reset by us because of the
+      peer's frames (MadeYouReset, CVE-2025-8671: a body that breaks its
+      content-length, a window overflow...), refused (REFUSED_STREAM) or rejected as
+      malformed. Rapid Reset makes a server start handlers it then throws away; a
+      browser cancels a few requests when the user navigates.
     * ``control``: frames that cost us work but carry no request forward: SETTINGS,
       PING, PRIORITY, WINDOW_UPDATE, RST_STREAM of streams already gone, empty DATA,
-      HEADERS and CONTINUATION fragments, unknown frame types. A request refunds
+      HEADERS and CONTINUATION fragments, unknown frame types, and any frame on a
+      stream that is already closed (each may make us answer RST_STREAM). A request refunds
       one (clients announce requests with PRIORITY frames) and a DATA frame we sent
       two (clients answer DATA with WINDOW_UPDATEs for the stream and the connection).
     * ``reply_bytes``: bytes we queued while the peer was not reading our output
       (the transport paused writing). Frames that make us answer (PING, SETTINGS,
       requests we must reset) could otherwise grow our buffers without bound.
+    * ``header_bytes``: decoded request headers held by the connection's live streams
+      (RFC 9113 §6.5.2 size). HPACK lets a peer send a large field once and then
+      refer to it with one byte per copy, so every parked stream can pin tens of KB
+      decoded from a few dozen bytes on the wire, within every per-request limit.
     """
 
-    __slots__ = ("resets", "control", "max_reply_bytes", "reply_bytes", "violation")
+    __slots__ = (
+        "resets",
+        "control",
+        "max_reply_bytes",
+        "reply_bytes",
+        "max_header_bytes",
+        "header_bytes",
+        "violation",
+    )
 
     def __init__(
         self,
@@ -73,12 +88,15 @@ class AbusePolicy:
         control_burst: int,
         control_rate: float,
         max_reply_bytes: int,
+        max_header_bytes: int,
         now: float,
     ) -> None:
         self.resets = TokenBucket(reset_burst, reset_rate, now)
         self.control = TokenBucket(control_burst, control_rate, now)
         self.max_reply_bytes = max_reply_bytes
         self.reply_bytes = 0
+        self.max_header_bytes = max_header_bytes
+        self.header_bytes = 0
         #: What the peer overdid, once it has; the connection then ends.
         self.violation: str | None = None
 
@@ -111,3 +129,18 @@ class AbusePolicy:
     def peer_reading(self) -> None:
         """The transport drained: the peer reads again."""
         self.reply_bytes = 0
+
+    def headers_fit(self, size: int) -> bool:
+        """Whether a new stream's decoded headers (``size`` bytes) fit beside what the
+        live streams hold. The first always fits: its own size is bounded by
+        ``max_header_list_size``, and a request must be servable at all.
+        """
+        return not self.header_bytes or self.header_bytes + size <= self.max_header_bytes
+
+    def hold_headers(self, size: int) -> None:
+        """A new stream holds ``size`` bytes of decoded headers until it is forgotten."""
+        self.header_bytes += size
+
+    def release_headers(self, size: int) -> None:
+        """A stream that held ``size`` bytes of headers is forgotten."""
+        self.header_bytes -= size

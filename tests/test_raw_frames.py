@@ -520,8 +520,10 @@ async def test_request_content_length_mismatch(start_server: StartServer, declar
     assert kind == "stream"
     assert client.reset_codes()[1] == PROTOCOL_ERROR
     assert client.headers.get(1) is None, "a mismatching body must never be answered as a request"
-    await until(lambda: bool(outcome))
-    assert not outcome[0].startswith("read"), outcome
+    # The handler is cancelled (or never runs, if the reset came first): it never sees the body.
+    protocol = next(iter(server.server.connections))
+    await until(lambda: not getattr(protocol, "streams", {}))
+    assert outcome in ([], ["CancelledError"]), outcome
     sid = await client.request("/echo", method="POST", body=b"fine")
     assert await client.response(sid) == (200, b"fine")
     assert client.goaway() is None

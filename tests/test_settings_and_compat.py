@@ -36,6 +36,7 @@ def test_settings_are_immutable_with_safe_defaults() -> None:
         ("max_header_list_size", 10),
         ("idle_timeout", 0),
         ("preface_timeout", -1),
+        ("max_connection_header_bytes", 100),
     ],
 )
 def test_settings_reject_out_of_range_values(field: str, value: object) -> None:
@@ -155,13 +156,25 @@ def test_h2_internals_we_override_still_exist() -> None:
     """If this fails, h2 moved an internal that _h2compat.py overrides."""
     import h2
     import h2.connection
+    import h2.exceptions
     import h2.frame_buffer
+    import h2.stream
 
     from aiohttp_h2 import _h2compat
 
     assert h2.__version__ in _h2compat.CHECKED_H2_VERSIONS
-    for name in ("_receive_frame", "_handle_data_on_closed_stream", "_stream_is_closed_by_end"):
+    for name in (
+        "_receive_frame",
+        "_handle_data_on_closed_stream",
+        "_receive_headers_frame",
+        "_stream_is_closed_by_end",
+        "_stream_closed_by",
+    ):
         assert callable(getattr(h2.connection.H2Connection, name)), name
+    # _frame_on_closed_stream tells h2's first stream error on a stream (which carries
+    # its StreamReset event) from later frames on it.
+    assert h2.exceptions.StreamClosedError(1)._events == []
+    assert h2.stream.StreamClosedBy.SEND_RST_STREAM
     assert callable(h2.frame_buffer.FrameBuffer._validate_frame_length)
     buffer = h2.frame_buffer.FrameBuffer(server=True)
     assert hasattr(buffer, "_data")
@@ -191,6 +204,48 @@ def test_received_frames_are_dispatched_with_a_cheap_repr() -> None:
     assert isinstance(frame, DataFrame) and type(frame) is not DataFrame
     assert type(frame) in conn._frame_dispatch_table
     assert len(repr(frame)) < 64 and "DataFrame" in repr(frame)
+
+
+def test_frames_on_closed_streams_cost_control_budget() -> None:
+    """Frames on a stream the peer reset are answered with RST_STREAM(STREAM_CLOSED),
+    frames on a stream we reset are dropped unanswered (RFC 9113 §5.1); both count as
+    control frames, the empty and the non-empty alike (socket-free)."""
+    import h2.config
+    import h2.connection
+    from hyperframe.frame import DataFrame, Frame, HeadersFrame, RstStreamFrame
+
+    from aiohttp_h2 import _h2compat
+
+    server = _h2compat.H2StateMachine(config=_h2compat.H2_CONFIG)
+    server.initiate_connection()
+    client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding=None))
+    client.initiate_connection()
+    server.receive_data(client.data_to_send())
+    request = [(b":method", b"POST"), (b":scheme", b"http"), (b":authority", b"h"), (b":path", b"/")]
+    client.send_headers(1, request)
+    client.reset_stream(1, 0x8)  # the peer's reset
+    client.send_headers(3, request)
+    server.receive_data(client.data_to_send())
+    server.reset_stream(3, 0x7)  # ours
+    server.data_to_send()
+
+    def answers(data: bytes) -> tuple[list[int], int]:
+        before = server.control_frames
+        server.receive_data(data)
+        out, frames = server.data_to_send(), []
+        while out:
+            frame, length = Frame.parse_frame_header(memoryview(out[:9]))
+            frame.parse_body(memoryview(out[9 : 9 + length]))
+            frames.append(frame)
+            out = out[9 + length :]
+        return [f.stream_id for f in frames if isinstance(f, RstStreamFrame)], server.control_frames - before
+
+    late = [DataFrame(sid, b"x").serialize() for sid in (1, 3)] + [DataFrame(sid, b"").serialize() for sid in (1, 3)]
+    late += [HeadersFrame(sid, b"", flags=["END_HEADERS", "END_STREAM"]).serialize() for sid in (1, 3)]
+    for data in late:
+        resets, counted = answers(data)
+        assert counted == 1, data
+        assert resets == ([1] if data[5:9] == b"\x00\x00\x00\x01" else []), data
 
 
 def test_response_block_validates_what_h2_no_longer_checks() -> None:
