@@ -27,6 +27,8 @@ from aiohttp.streams import StreamReader
 from ._h2compat import H2_CONFIG, BodyLengthMismatch, H2StateMachine, LocalSettings, data_frame_header
 from .flow import Credit
 from .message import RequestRejected, header_list_size, parse_request_headers, rejected_request_message
+from .pipeline import answer_with as _answer_with
+from .pipeline import peer_label as _peer
 from .pipeline import serve_stream
 from .policy import AbusePolicy
 from .stream import H2Stream
@@ -114,7 +116,7 @@ class H2Protocol(asyncio.Protocol):
         self.sockname = transport.get_extra_info("sockname")
         sock = transport.get_extra_info("socket")
         if sock is not None:
-            _set_nodelay(sock)
+            _tune_socket(sock, keepalive=self.ctx.tcp_keepalive)
         self.ctx.server.connection_made(self, transport)
 
         settings = self.settings
@@ -166,8 +168,7 @@ class H2Protocol(asyncio.Protocol):
                 self._connection_error(exc)
                 return
             except Exception:
-                logger.exception("Unexpected error processing HTTP/2 data from %s", _peer(self.peername))
-                self._goaway_and_close(INTERNAL_ERROR)
+                self._internal_error()
                 return
             data = b""
             try:
@@ -177,6 +178,9 @@ class H2Protocol(asyncio.Protocol):
                         return
             except h2.exceptions.ProtocolError as exc:
                 self._connection_error(exc)
+                return
+            except Exception:
+                self._internal_error()
                 return
             if conn.control_frames:
                 count, conn.control_frames = conn.control_frames, 0
@@ -206,6 +210,17 @@ class H2Protocol(asyncio.Protocol):
             with contextlib.suppress(h2.exceptions.ProtocolError):
                 self.h2.close_connection(error_code=code, last_stream_id=self._last_stream_id)
         self._terminate(ConnectionResetError(f"HTTP/2 connection error: {exc}"))
+
+    def _internal_error(self) -> None:
+        """Our bug, met while processing the peer's data (called from ``except``): one
+        ERROR line with the traceback, GOAWAY(INTERNAL_ERROR), close. It must not escape
+        ``data_received``, where asyncio would drop the connection without a GOAWAY."""
+        logger.exception("Unexpected error processing HTTP/2 data from %s", _peer(self.peername))
+        if self._can_send():
+            # h2's state may be what broke: whatever it raises now, we close.
+            with contextlib.suppress(Exception):
+                self.h2.close_connection(error_code=INTERNAL_ERROR, last_stream_id=self._last_stream_id)
+        self._terminate(ConnectionResetError("HTTP/2 connection closed after an internal error"))
 
     def eof_received(self) -> bool | None:
         return None
@@ -451,11 +466,11 @@ class H2Protocol(asyncio.Protocol):
         self.maybe_forget(stream)
 
     # --------------------------------------------------------------- outbound
-    def send_interim(self, stream: H2Stream, status: int) -> None:
+    def send_interim(self, stream: H2Stream, block: list[tuple[bytes, bytes]]) -> None:
         if not self._can_send():
             return
         try:
-            self.h2.send_headers(stream.stream_id, [(b":status", str(status).encode("ascii"))])
+            self.h2.send_headers(stream.stream_id, block)
         except h2.exceptions.ProtocolError:
             return
         self._schedule_flush()
@@ -818,15 +833,6 @@ class H2Protocol(asyncio.Protocol):
             stream.end_received()
 
 
-def _answer_with(error: web.HTTPException) -> Any:
-    """A request handler that answers with ``error``, for requests the app never sees."""
-
-    async def answer(request: web.BaseRequest) -> web.StreamResponse:
-        raise error
-
-    return answer
-
-
 def _joined(out: list[bytes | memoryview]) -> bytes | memoryview:
     """One buffer for ``transport.write``. Not ``writelines``: on CPython 3.12.0-3.12.8
     and 3.13.0-3.13.1 it never pauses the protocol (gh-127655), which would leave a
@@ -834,17 +840,15 @@ def _joined(out: list[bytes | memoryview]) -> bytes | memoryview:
     return out[0] if len(out) == 1 else b"".join(out)
 
 
-def _peer(peername: Any) -> str:
-    if isinstance(peername, tuple) and peername:
-        return str(peername[0])
-    return str(peername)
-
-
-def _set_nodelay(sock: Any) -> None:
+def _tune_socket(sock: Any, keepalive: bool) -> None:
+    """TCP_NODELAY, and SO_KEEPALIVE when aiohttp's ``tcp_keepalive`` is on (as its
+    ``RequestHandler`` does for HTTP/1.1)."""
     import socket
 
     try:
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
+            if keepalive and hasattr(socket, "SO_KEEPALIVE"):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
     except (OSError, AttributeError):
         pass

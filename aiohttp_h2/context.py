@@ -42,6 +42,9 @@ class ServerContext:
     lingering_time: float
     timeout_ceil_threshold: float
     auto_decompress: bool
+    #: aiohttp's ``tcp_keepalive`` (default True): SO_KEEPALIVE on each HTTP/2 socket, as
+    #: ``RequestHandler`` sets it on HTTP/1.1 ones, so dead peers are found.
+    tcp_keepalive: bool
 
     @classmethod
     def from_server(
@@ -76,4 +79,5 @@ class ServerContext:
             lingering_time=float(kwargs.get("lingering_time", 10.0)),
             timeout_ceil_threshold=ceil,
             auto_decompress=bool(kwargs.get("auto_decompress", True)),
+            tcp_keepalive=bool(kwargs.get("tcp_keepalive", True)),
         )

@@ -24,9 +24,11 @@ __all__ = (
     "parse_request_headers",
     "header_list_size",
     "rejected_request_message",
+    "stand_in_message",
     "response_header_block",
     "parse_status_line",
-    "parse_interim_line",
+    "InterimHead",
+    "parse_interim_head",
 )
 
 
@@ -57,9 +59,10 @@ HTTP2 = H2HttpVersion(2, 0)
 
 _COMPRESSIONS = frozenset({"gzip", "deflate", "br", "zstd"})
 _FORBIDDEN_TARGET = re.compile(r"[\x00-\x20\x7f]")
-_METHOD_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,32}")
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_COMMON_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT"})
+_METHOD_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,32}")
 _FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9a-z]+")
-_FORBIDDEN_VALUE = re.compile(r"[\x00\r\n]")
 # Fields that belong to one hop of HTTP/1.1 and must not appear in HTTP/2.
 _CONNECTION_SPECIFIC = frozenset(
     {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"}
@@ -110,13 +113,17 @@ def parse_request_headers(
 
     h2 has already validated the pseudo-header rules, the characters of names and
     values, and joined split ``cookie`` fields; what is left here is aiohttp's view:
-    limits, the request target, and a ``Host`` from ``:authority``.
+    limits, the request target, and a ``Host`` from ``:authority``. The few rules that
+    decide what ``request.host`` and ``request.url`` say are checked here again, whatever
+    h2 checked: no ``:protocol`` (we advertise no extended CONNECT, RFC 8441 §4), no
+    unknown pseudo-header, a ``Host`` that agrees with ``:authority``, and a ``:path``
+    that can only be a path (no fragment), so the authority always comes from
+    ``:authority`` (or ``Host`` without it), never from ``:path``.
     """
-    method = path = authority = None
+    method = path = authority = host = None
     fields: list[tuple[str, str]] = []
     raw: list[tuple[bytes, bytes]] = []
     list_size = 0
-    host_seen = False
     expect_continue = False
     compression = None
     for name, value in headers:
@@ -128,13 +135,19 @@ def parse_request_headers(
                 path = value.decode("utf-8", "surrogateescape")
             elif name == b":authority":
                 authority = value.decode("utf-8", "surrogateescape")
+            elif name == b":protocol":
+                raise RequestRejected(":protocol without SETTINGS_ENABLE_CONNECT_PROTOCOL")
+            elif name != b":scheme":
+                raise RequestRejected("unknown pseudo-header field")
             continue
         if len(name) + len(value) > max_field_size:
             raise RequestRejected("header field too large", 431)
         text_name = name.decode("ascii", "surrogateescape")
         text_value = value.decode("utf-8", "surrogateescape")
         if name == b"host":
-            host_seen = True
+            if host is not None:
+                raise RequestRejected("more than one Host field")
+            host = text_value
         elif name == b"expect":
             expect_continue = text_value.lower() == "100-continue"
         elif name == b"content-encoding":
@@ -149,9 +162,14 @@ def parse_request_headers(
         raise RequestRejected("too many header fields", 431)
     if method is None:
         raise RequestRejected("missing :method")
-    if authority is not None and not host_seen:
-        fields.append(("Host", authority))
-        raw.append((b"host", authority.encode("utf-8", "surrogateescape")))
+    if method not in _COMMON_METHODS and _TOKEN.fullmatch(method) is None:
+        raise RequestRejected(":method is not a token")  # RFC 9110 §9.1; h2 does not check
+    if authority is not None:
+        if host is None:
+            fields.append(("Host", authority))
+            raw.append((b"host", authority.encode("utf-8", "surrogateescape")))
+        elif host != authority:
+            raise RequestRejected("Host disagrees with :authority")  # RFC 9113 §8.3.1
 
     if method == "CONNECT":
         if authority is None or _FORBIDDEN_TARGET.search(authority):
@@ -162,8 +180,12 @@ def parse_request_headers(
         raise RequestRejected("missing :path")
     elif _FORBIDDEN_TARGET.search(path):
         raise RequestRejected("control character or space in :path")
+    elif "#" in path:
+        # A request target has no fragment (RFC 9113 §8.3.1). Parsed as a URL,
+        # "//evil.example/admin#x" would even name a host.
+        raise RequestRejected("fragment in :path")
     elif path[:1] == "/":
-        url = URL(path, encoded=True) if "#" in path else _origin_url(path)
+        url = _origin_url(path)
     elif path == "*" and method == "OPTIONS":
         url = URL("*", encoded=True)
     else:
@@ -185,22 +207,33 @@ def parse_request_headers(
 
 
 def rejected_request_message(headers: Iterable[tuple[bytes, bytes]]) -> RawRequestMessage:
-    """A stand-in message for a request we answer ourselves (431/400).
-
-    Keeps the method and path when they are usable, so the access log line says what
-    was refused; nothing else of the refused header list is kept.
-    """
+    """A stand-in message for a request we answer ourselves (431/400); see ``stand_in_message``."""
     method, path = "GET", "/"
     for name, value in headers:
-        if name == b":method" and _METHOD_TOKEN.fullmatch(value):
-            method = value.decode("ascii")
-        elif name == b":path" and value[:1] == b"/" and not _FORBIDDEN_TARGET.search(value.decode("latin-1")):
+        if name == b":method":
+            method = value.decode("ascii", "surrogateescape")
+        elif name == b":path":
             path = value.decode("utf-8", "surrogateescape")
+    return stand_in_message(method, path)
+
+
+def stand_in_message(method: str, path: str) -> RawRequestMessage:
+    """A message aiohttp can always build a request from, for an answer we give ourselves.
+
+    Keeps the method and path when they are usable, so the access log line says what
+    was refused; nothing else of the refused request is kept (no headers, no authority).
+    """
+    if not _METHOD_TOKEN.fullmatch(method):
+        method = "GET"
+    if path[:1] != "/" or _FORBIDDEN_TARGET.search(path) or "#" in path:
+        path = "/"
     empty: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
     return RawRequestMessage(method, path, HTTP2, empty, (), False, None, False, False, _origin_url(path))
 
 
 def _origin_url(target: str) -> URL:
+    """The URL of an origin-form target: built from its parts, so that a path like
+    ``//evil.example/x`` stays a path and never becomes an authority."""
     path, sep, query = target.partition("?")
     if sep:
         return URL.build(path=path, query_string=query, encoded=True)
@@ -215,21 +248,42 @@ def parse_status_line(status_line: str) -> int:
         raise ValueError(f"malformed status line {status_line!r}") from None
 
 
-_INTERIM_LINE = re.compile(rb"HTTP/1\.[01] (1\d\d)(?: [^\r\n]*)?\r\n(?:[^\r\n]+\r\n)*\r\n")
+_INTERIM_HEAD = re.compile(rb"HTTP/1\.[01] (1\d\d)(?: [^\r\n]*)?\r\n((?:[^\r\n]+\r\n)*)\r\n")
+# Longest hand-written interim block recognised (a 103 may carry several Link fields).
+_MAX_INTERIM_HEAD = 16 * 1024
 
 
-def parse_interim_line(data: bytes | bytearray | memoryview) -> int | None:
-    """Status of a raw ``HTTP/1.1 1xx ...\\r\\n\\r\\n`` block an app wrote by hand.
+class InterimHead(NamedTuple):
+    """A hand-written ``HTTP/1.x 1xx`` block: its status and its fields."""
+
+    status: int
+    fields: CIMultiDict[str]
+
+
+def parse_interim_head(data: bytes | bytearray | memoryview) -> InterimHead | None:
+    """Status and fields of a raw ``HTTP/1.1 1xx ...\\r\\n...\\r\\n\\r\\n`` block an app
+    wrote by hand; None if ``data`` is not one.
 
     aiohttp's documented Expect handlers write ``HTTP/1.1 100 Continue`` straight to
-    the transport; over HTTP/2 that becomes an interim HEADERS frame instead.
+    the transport, and an app sends ``103 Early Hints`` (with its ``Link`` fields) the
+    same way; over HTTP/2 that becomes an interim HEADERS frame instead, with the
+    fields (``response_header_block`` validates them and drops connection-specific
+    ones). A field line without a colon raises ``ValueError``, as an invalid response
+    field does.
     """
-    if len(data) > 512 or bytes(data[:7]) != b"HTTP/1.":
+    if len(data) > _MAX_INTERIM_HEAD or bytes(data[:7]) != b"HTTP/1.":
         return None
-    match = _INTERIM_LINE.fullmatch(bytes(data))
+    match = _INTERIM_HEAD.fullmatch(bytes(data))
     if match is None:
         return None
-    return int(match.group(1))
+    fields: CIMultiDict[str] = CIMultiDict()
+    for line in match.group(2).split(b"\r\n")[:-1]:
+        name, sep, value = line.partition(b":")
+        if not sep:
+            raise ValueError(f"Invalid HTTP/2 header field in an interim response: {line!r}")
+        # Names are checked as tokens later; values are UTF-8, as aiohttp writes them.
+        fields.add(name.decode("latin-1"), value.decode("utf-8"))
+    return InterimHead(int(match.group(1)), fields)
 
 
 def response_header_block(status: int, headers: CIMultiDict[str]) -> tuple[list[tuple[bytes, bytes]], int]:
@@ -241,41 +295,75 @@ def response_header_block(status: int, headers: CIMultiDict[str]) -> tuple[list[
     a token name, a value without NUL, CR or LF (rejected as aiohttp's HTTP/1
     serializer rejects them) and without surrounding whitespace (trimmed).
     """
-    nominated: set[str] | tuple[()] = ()
+    nominated: set[bytes] | tuple[()] = ()
     if "Connection" in headers:
-        nominated = {t.strip().lower() for v in headers.getall("Connection") for t in v.split(",")}
+        nominated = {
+            t.strip().lower().encode("utf-8", "replace") for v in headers.getall("Connection") for t in v.split(",")
+        }
     status_bytes = _STATUS_BYTES.get(status) or str(status).encode("ascii")
     block: list[tuple[bytes, bytes]] = [(b":status", status_bytes)]
     size = 13
-    known = _CHECKED_FIELDS
+    names = _FIELD_NAMES
+    memo = _LAST_VALUES
     for name, value in headers.items():
-        field = known.get((name, value)) if not nominated else None
-        if field is not None:
-            block.append(field)
-            size += len(field[0]) + len(field[1]) + 4
-            continue
-        lname = name.lower()
-        if lname in _CONNECTION_SPECIFIC or lname in nominated:
-            continue
-        if lname == "te" and value.strip().lower() != "trailers":
-            continue
-        if _FIELD_NAME.fullmatch(lname) is None or _FORBIDDEN_VALUE.search(value) is not None:
-            raise ValueError(
-                f"Invalid HTTP/2 header field {name!r}: names must be tokens and values must not "
-                "contain NUL, CR or LF. This is a potential security issue."
-            )
-        bname = lname.encode("ascii")
-        bvalue = value.strip(" \t").encode("utf-8")
+        bname = names.get(name)
+        if bname is None:
+            bname = _checked_name(name)
+        if not bname or bname in nominated:
+            continue  # connection-specific
+        last = memo.get(bname)
+        if last is not None and last[0] == value:
+            bvalue = last[1]
+        else:
+            if "\n" in value or "\r" in value or "\x00" in value:  # faster than a regex here
+                raise _invalid_field(name)
+            if bname == b"te" and value.strip().lower() != "trailers":
+                continue
+            bvalue = value.strip(" \t").encode("utf-8")
+            if bname in _MEMO_NAMES:
+                memo[bname] = (value, bvalue)
         block.append((bname, bvalue))
         size += len(bname) + len(bvalue) + 4
-        if not nominated and lname != "te":
-            if len(known) >= _CHECKED_FIELDS_MAX:
-                known.clear()
-            known[(name, value)] = (bname, bvalue)
     return block, size
 
 
-# Response fields already checked and encoded, by (name, value) as the app set them:
-# most responses repeat the same Server, Content-Type and Date fields. Bounded.
-_CHECKED_FIELDS: dict[tuple[str, str], tuple[bytes, bytes]] = {}
-_CHECKED_FIELDS_MAX = 512
+def _checked_name(name: str) -> bytes:
+    """The name to send for ``name`` as the app spelled it (b"" for a connection-specific
+    one, never sent); raises for a name that is not a token. Remembered while there is room."""
+    lname = name.lower()
+    if _FIELD_NAME.fullmatch(lname) is None:
+        raise _invalid_field(name)
+    bname = b"" if lname in _CONNECTION_SPECIFIC else lname.encode("ascii")
+    if len(_FIELD_NAMES) < _FIELD_NAMES_MAX:
+        _FIELD_NAMES[name] = bname
+    return bname
+
+
+def _invalid_field(name: str) -> ValueError:
+    return ValueError(
+        f"Invalid HTTP/2 header field {name!r}: names must be tokens and values must not "
+        "contain NUL, CR or LF. This is a potential security issue."
+    )
+
+
+# Response field names already checked, as the app spelled them, with the name to send
+# (b"" for connection-specific ones). Names only, never values: nothing of a Set-Cookie or
+# an Authorization outlives its response here. Bounded; once full, further names are
+# checked each time (no wholesale clear, no eviction churn).
+_FIELD_NAMES: dict[str, bytes] = {}
+_FIELD_NAMES_MAX = 256
+# The last value sent for each of a few fields that most responses repeat and that never
+# carry credentials, already checked and encoded. One entry per name: bounded by this set.
+_MEMO_NAMES = frozenset(
+    {
+        b"server",
+        b"date",
+        b"content-type",
+        b"content-length",
+        b"cache-control",
+        b"vary",
+        b"content-encoding",
+        b"accept-ranges",
+    }
+)
+_LAST_VALUES: dict[bytes, tuple[str, bytes]] = {}

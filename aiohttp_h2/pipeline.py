@@ -18,13 +18,14 @@ from aiohttp import web
 from aiohttp.web_exceptions import HTTPException, HTTPInternalServerError
 
 from ._compat import build_error_response, request_finish
+from .message import stand_in_message
 
 if TYPE_CHECKING:
     from aiohttp.web_request import BaseRequest
 
     from .stream import H2Stream
 
-__all__ = ("serve_stream",)
+__all__ = ("serve_stream", "answer_with", "peer_label")
 
 logger = logging.getLogger("aiohttp_h2")
 
@@ -51,13 +52,15 @@ async def serve_stream(stream: H2Stream, message: Any, handler: Any = None) -> N
     conn = stream.conn
     ctx = conn.ctx
     loop = ctx.loop
-    writer = stream.writer
-    request: BaseRequest = ctx.request_factory(
-        message, stream.reader, stream, writer, asyncio.current_task(loop)
-    )
+    try:
+        request, request_handler = _build_request(stream, message, handler)
+    except Exception:
+        # Not even the stand-in could be built: the app's request factory is broken.
+        ctx.logger.exception("Cannot build a request for HTTP/2 stream %d", stream.stream_id)
+        conn.stream_done(stream)  # resets the stream (INTERNAL_ERROR) and frees its slot
+        return
     stream.request = request
     start = loop.time() if ctx.access_logger is not None else None
-    request_handler = handler or ctx.request_handler
     try:
         try:
             resp = await request_handler(request)
@@ -88,6 +91,47 @@ async def serve_stream(stream: H2Stream, message: Any, handler: Any = None) -> N
     finally:
         stream.request = None
         conn.stream_done(stream)
+
+
+def _build_request(stream: H2Stream, message: Any, handler: Any) -> tuple[BaseRequest, Any]:
+    """The request and the handler to run for it.
+
+    aiohttp's ``BaseRequest()`` can refuse a message that passed our checks (yarl parses
+    an authority like ``h:x`` only when the request asks for its host). Such a request is
+    answered 400 the way a refused header list is, as a stand-in request without its
+    target, authority or fields; the peer's mistake is worth one INFO line.
+    """
+    ctx = stream.conn.ctx
+    task = asyncio.current_task(ctx.loop)
+    try:
+        request = ctx.request_factory(message, stream.reader, stream, stream.writer, task)
+    except Exception as exc:
+        logger.info(
+            "Cannot build the HTTP/2 request on stream %d from %s (answered 400): %r",
+            stream.stream_id,
+            peer_label(stream.peername),
+            exc,
+        )
+        stand_in = stand_in_message(message.method, message.path)
+        request = ctx.request_factory(stand_in, stream.reader, stream, stream.writer, task)
+        return request, answer_with(web.HTTPBadRequest(text="400: Bad Request"))
+    return request, handler or ctx.request_handler
+
+
+def answer_with(error: web.HTTPException) -> Any:
+    """A request handler that answers with ``error``, for requests the app never sees."""
+
+    async def answer(request: web.BaseRequest) -> web.StreamResponse:
+        raise error
+
+    return answer
+
+
+def peer_label(peername: Any) -> str:
+    """The peer's address for a log line."""
+    if isinstance(peername, tuple) and peername:
+        return str(peername[0])
+    return str(peername)
 
 
 def _error_response(

@@ -16,10 +16,11 @@ from aiohttp.http_exceptions import ContentEncodingError
 from aiohttp.http_parser import DeflateBuffer
 from aiohttp.streams import EMPTY_PAYLOAD, StreamReader
 from aiohttp.web_protocol import RequestPayloadError
+from multidict import CIMultiDict
 
 from ._compat import request_cancel
 from .flow import Credit
-from .message import parse_interim_line
+from .message import parse_interim_head, response_header_block
 from .sendbuf import SendBuffer
 
 if TYPE_CHECKING:
@@ -275,20 +276,23 @@ class H2Stream:
         self._wake_drain()
 
     # ------------------------------------------------------------ outbound path
-    def send_interim(self, status: int) -> None:
+    def send_interim(self, status: int, fields: CIMultiDict[str] | None = None) -> None:
+        """Interim HEADERS (1xx) with ``fields``, validated as response fields are."""
         if self.closed or self.headers_sent:
             return
+        block, _ = response_header_block(status, fields if fields is not None else CIMultiDict())
         self.interim_sent = True
-        self.conn.send_interim(self, status)
+        self.conn.send_interim(self, block)
 
     def send_raw_interim(self, data: bytes | bytearray | memoryview) -> bool:
-        """Send a hand-written ``HTTP/1.x 1xx`` block as interim HEADERS; False if ``data``
-        is not one. aiohttp's Expect handlers write these to the writer or transport."""
-        status = parse_interim_line(data)
-        if status is None:
+        """Send a hand-written ``HTTP/1.x 1xx`` block as interim HEADERS, its fields
+        included (``103 Early Hints`` with ``Link``); False if ``data`` is not one.
+        aiohttp's Expect handlers write these to the writer or transport."""
+        head = parse_interim_head(data)
+        if head is None:
             return False
-        if not (status == 100 and self.interim_sent):
-            self.send_interim(status)
+        if not (head.status == 100 and self.interim_sent):
+            self.send_interim(head.status, head.fields)
         return True
 
     def send_headers(self, block: list[tuple[bytes, bytes]], end_stream: bool) -> None:

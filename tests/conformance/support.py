@@ -27,6 +27,7 @@ import ssl
 import struct
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import hpack
 from aiohttp import web
@@ -573,6 +574,24 @@ class Conn:
         """Nothing ``forbidden`` (and no GOAWAY) comes in reaction to what was sent so far."""
         for event in await self.sync():
             assert event.type != GOAWAY and not forbidden(event), f"unexpected {what}: {event}"
+
+
+async def open_conn_to(host: str, port: int, ca_file: Path | None = None, *, handshake: bool = True) -> Conn:
+    """A ``Conn`` to ``host:port``: over TLS with ALPN h2 when ``ca_file`` is given (h2spec
+    refuses to go on unless ALPN agreed on h2), else cleartext prior knowledge; with
+    h2spec's handshake done unless ``handshake`` is False."""
+    ssl_ctx: ssl.SSLContext | None = None
+    if ca_file is not None:
+        ssl_ctx = ssl.create_default_context(cafile=str(ca_file))
+        ssl_ctx.set_alpn_protocols(["h2"])
+    reader, writer = await asyncio.open_connection(host, port, ssl=ssl_ctx)
+    if ssl_ctx is not None:
+        ssl_object = writer.get_extra_info("ssl_object")
+        assert ssl_object is not None and ssl_object.selected_alpn_protocol() == "h2"
+    conn = Conn(reader, writer, tls=ssl_ctx is not None, authority=f"{host}:{port}")
+    if handshake:
+        await conn.h2spec_handshake()
+    return conn
 
 
 # ------------------------------------------------------------------ target app
