@@ -220,11 +220,13 @@ class _ConnectionStates(h2.connection.H2ConnectionStateMachine):
     RFC 9113 §6.8: after a GOAWAY the streams the peer already opened may still
     complete. h2 4.4.1 moves to CLOSED on receiving GOAWAY (python-hyper/h2#1181), after
     which no response could be sent; H2Protocol drains instead and closes when idle.
+    Before any stream (IDLE) too: our own GOAWAY and the ACKs already queued still go out.
     """
 
     _transitions = {  # noqa: RUF012  (h2 declares it as a plain class attribute)
         **h2.connection.H2ConnectionStateMachine._transitions,
         (_ConnState.SERVER_OPEN, _ConnInput.RECV_GOAWAY): (None, _ConnState.SERVER_OPEN),
+        (_ConnState.IDLE, _ConnInput.RECV_GOAWAY): (None, _ConnState.IDLE),
     }
 
 
@@ -336,6 +338,18 @@ class H2StateMachine(h2.connection.H2Connection):
             return [], events + self._stream_error(frame.stream_id, h2.errors.ErrorCodes.PROTOCOL_ERROR)
         return super()._receive_priority_frame(frame)
 
+    def _receive_goaway_frame(self, frame: Any) -> Any:
+        """The peer's GOAWAY, keeping what we already queued. h2 4.4.1 clears its outbound
+        buffer here ("we cannot send further data now"), which drops HEADERS already
+        HPACK-encoded (a 204, an interim 100 answered in the same loop turn: the peer's
+        decoder then misreads every later block) and the ACKs of frames read before the
+        GOAWAY. RFC 9113 §6.8 lets the streams the peer opened complete.
+        """
+        queued = self.data_to_send()
+        result = super()._receive_goaway_frame(frame)
+        self._data_to_send[:0] = queued
+        return result
+
     def _receive_rst_stream_frame(self, frame: Any) -> Any:
         """RST_STREAM on an idle stream: connection error PROTOCOL_ERROR (RFC 9113 §6.4).
         h2 4.4.1 only notices while no stream was ever opened (its connection is still
@@ -361,9 +375,22 @@ class H2StateMachine(h2.connection.H2Connection):
             raise h2.exceptions.ProtocolError(f"Invalid frame on idle stream {stream_id}")
         stream = self.streams.get(stream_id)
         if stream is None or stream.closed:
-            return []  # closed: nothing may be sent on it (§5.1); the frame is dropped
+            self._reset_closed_stream(stream_id, code)
+            return []
         self.reset_stream(stream_id, code)
         return [h2.events.StreamReset(stream_id=stream_id, error_code=code, remote_reset=False)]
+
+    def _reset_closed_stream(self, stream_id: int, code: h2.errors.ErrorCodes) -> None:
+        """A stream error on a stream that is already closed is still a stream error:
+        RST_STREAM(``code``), e.g. for h2spec's 6.3/2 when our response finished before its
+        bad PRIORITY arrived. h2's ``reset_stream`` refuses closed streams, so the frame is
+        queued here. Not after our own RST_STREAM: RFC 9113 §5.1 wants the frames that
+        crossed it ignored. The frame that caused it was counted in ``control_frames``.
+        """
+        if self._stream_closed_by(stream_id) == h2.stream.StreamClosedBy.SEND_RST_STREAM:
+            return
+        self.state_machine.process_input(_ConnInput.SEND_RST_STREAM)
+        self._prepare_for_sending([hyperframe.frame.RstStreamFrame(stream_id, error_code=code)])
 
     def _handle_data_on_closed_stream(self, events: Any, exc: Any, frame: Any) -> Any:
         """DATA after the peer's END_STREAM: connection error STREAM_CLOSED (RFC 9113
@@ -406,6 +433,14 @@ class H2StateMachine(h2.connection.H2Connection):
         if not _is_control(frame):
             self.control_frames += 1
         return self._stream_closed_by(frame.stream_id) == h2.stream.StreamClosedBy.SEND_RST_STREAM
+
+    def send_goaway(self, last_stream_id: int) -> None:
+        """Queue GOAWAY(NO_ERROR, ``last_stream_id``) in order with everything h2 queued,
+        leaving h2's connection open. h2 4.4.1's ``close_connection`` moves it to CLOSED
+        (python-hyper/h2#1181), after which the streams up to ``last_stream_id``, which a
+        graceful shutdown still answers (RFC 9113 §6.8), could send nothing more.
+        """
+        self._prepare_for_sending([hyperframe.frame.GoAwayFrame(0, last_stream_id=last_stream_id)])
 
     def account_data(self, stream_id: int, size: int, end_stream: bool) -> None:
         """Let h2 account for ``size`` bytes of DATA on ``stream_id`` that the caller

@@ -31,6 +31,7 @@ from .pipeline import answer_with as _answer_with
 from .pipeline import peer_label as _peer
 from .pipeline import serve_stream
 from .policy import AbusePolicy
+from .shutdown import GracefulShutdown
 from .stream import H2Stream
 from .upgrade import Handover
 from .writer import H2StreamWriter
@@ -86,7 +87,7 @@ class H2Protocol(asyncio.Protocol):
         self._budget = _FLUSH_BUDGET
         self._closing = False
         self._write_shut = False  # GOAWAY and FIN written: nothing more may be written
-        self._draining = False
+        self._shutdown = GracefulShutdown(self.loop)
         self._closed = False
         self._conn_credit = Credit(settings.connection_window_size)
         self._idle_handle: asyncio.TimerHandle | None = None
@@ -235,6 +236,7 @@ class H2Protocol(asyncio.Protocol):
         for stream in list(self.streams.values()):
             self._abort_stream(stream, lost)
         self._sending.clear()
+        self._shutdown.connection_done()
         self.ctx.server.connection_lost(self, exc)
         self.transport = None
 
@@ -278,13 +280,17 @@ class H2Protocol(asyncio.Protocol):
             pass
         elif isinstance(event, h2.events.ConnectionTerminated):
             self._on_goaway(event)
+        elif isinstance(event, h2.events.PingAckReceived):
+            if self._shutdown.answers_announcement(event.ping_data):
+                self._final_goaway()
         elif isinstance(event, BodyLengthMismatch):
             self._on_body_length_mismatch(event)
 
     def _on_request(self, event: h2.events.RequestReceived) -> None:
         stream_id = event.stream_id
         assert stream_id is not None and event.headers is not None
-        if self._draining or self._closing:
+        if not self._shutdown.accepts_streams or self._closing:
+            # Above our final GOAWAY's last stream id: the peer knew it would be refused.
             self._reset_for_peer(stream_id, REFUSED_STREAM)
             return
         header_bytes = header_list_size(event.headers)  # type: ignore[arg-type]
@@ -449,9 +455,9 @@ class H2Protocol(asyncio.Protocol):
         """The peer is leaving. NO_ERROR: finish its open streams, then close
         (RFC 9113 §6.8). Any other code reports an error: end everything now."""
         if event.error_code == NO_ERROR:
-            self._draining = True
-            if not self.streams:
-                self._goaway_and_close(NO_ERROR)
+            self._shutdown.refuse_new_streams()
+            self._final_goaway()  # if we had announced a shutdown: no need to wait for its PING
+            self._close_if_drained()
             return
         logger.info("HTTP/2 peer %s sent GOAWAY(%s)", _peer(self.peername), event.error_code)
         self._terminate(ConnectionResetError(f"peer sent GOAWAY({event.error_code})"))
@@ -686,20 +692,24 @@ class H2Protocol(asyncio.Protocol):
         """Drop a stream once its handler is done and nothing more will be exchanged."""
         if not stream.handler_done:
             return
-        if not (stream.closed or (stream.local_ended and stream.remote_ended)):
-            return
-        if self.streams.get(stream.stream_id) is stream:
-            del self.streams[stream.stream_id]
-            self._policy.release_headers(stream.header_bytes)
-        self._sending.pop(stream, None)
-        if stream.linger_handle is not None:
-            stream.linger_handle.cancel()
-            stream.linger_handle = None
-        if not self.streams:
-            if self._draining or self._closing:
-                self._goaway_and_close(NO_ERROR)
-            else:
-                self._arm_idle()
+        if stream.closed or (stream.local_ended and stream.remote_ended):
+            if self.streams.get(stream.stream_id) is stream:
+                del self.streams[stream.stream_id]
+                self._policy.release_headers(stream.header_bytes)
+            self._sending.pop(stream, None)
+            if stream.linger_handle is not None:
+                stream.linger_handle.cancel()
+                stream.linger_handle = None
+        if self._shutdown.closes_when_idle or self._closing:
+            self._close_if_drained()
+        elif not self.streams:
+            self._arm_idle()
+
+    def _close_if_drained(self) -> None:
+        """Shutting down: close once every handler is done and every response sent. A
+        request body still arriving (the lingering of ``stream_done``) is cut short."""
+        if all(s.handler_done and (s.local_ended or s.closed) for s in self.streams.values()):
+            self._goaway_and_close(NO_ERROR)
 
     # ------------------------------------------------------------ idle / close
     def _arm_idle(self) -> None:
@@ -723,7 +733,7 @@ class H2Protocol(asyncio.Protocol):
     def _goaway_and_close(self, error_code: int) -> None:
         if self._closed:
             return
-        if self._can_send():
+        if self._can_send() and not (error_code == NO_ERROR and self._shutdown.final_goaway_sent):
             with contextlib.suppress(h2.exceptions.ProtocolError):
                 self.h2.close_connection(error_code=error_code, last_stream_id=self._last_stream_id)
         self._closing = True
@@ -742,6 +752,7 @@ class H2Protocol(asyncio.Protocol):
             out.clear()
             return
         self._write_shut = True
+        self._shutdown.connection_done()
         transport = self.transport
         data = self.h2.data_to_send()
         if data:
@@ -766,32 +777,42 @@ class H2Protocol(asyncio.Protocol):
         out.clear()
 
     def close(self) -> None:
-        """Graceful shutdown begins (``web.Server.pre_shutdown``): refuse new streams."""
-        self._draining = True
-        if not self.streams:
-            self._goaway_and_close(NO_ERROR)
+        """Graceful shutdown begins (``web.Server.pre_shutdown``): announce it with
+        GOAWAY(2^31-1) and a PING; the final GOAWAY follows their round trip. With
+        ``shutdown_goaway="final"``: refuse new streams, one GOAWAY once drained."""
+        if self._closing or not self._can_send():
+            return
+        if self.settings.shutdown_goaway == "final":
+            self._shutdown.refuse_new_streams()
+            self._close_if_drained()
+        elif self._shutdown.announce(self.h2, self._final_goaway):
+            self._schedule_flush()
+
+    def _final_goaway(self) -> None:
+        """The PING after our first GOAWAY came back (or its time ran out): every stream the
+        peer opened before it saw that GOAWAY has arrived. GOAWAY with the real last
+        stream id; later streams are refused."""
+        if self._closing or not self._can_send() or not self._shutdown.finish(self.h2, self._last_stream_id):
+            return
+        self._schedule_flush()
+        self._close_if_drained()
 
     async def shutdown(self, timeout: float | None = 15.0) -> None:
         """Let in-flight streams finish within the drain time, then GOAWAY and close."""
-        self._draining = True
+        self.close()
         drain = self.settings.drain_timeout
         if timeout is not None:
             drain = min(drain, timeout)
+        if await self._shutdown.wait_done(drain):
+            return
         tasks = [s.task for s in self.streams.values() if s.task is not None and not s.task.done()]
+        for task in tasks:
+            task.cancel()
+        for stream in list(self.streams.values()):
+            if not stream.local_ended:
+                stream.reset(CANCEL)
         if tasks:
-            _done, pending = await asyncio.wait(tasks, timeout=drain)
-            for task in pending:
-                task.cancel()
-            for stream in list(self.streams.values()):
-                if stream.task in pending:
-                    stream.reset(CANCEL)
-            if pending:
-                await asyncio.wait(pending, timeout=1.0)
-        # Give queued response bytes a moment to reach the socket before GOAWAY.
-        for _ in range(100):
-            if not self._sending or self._closed:
-                break
-            await asyncio.sleep(0.01)
+            await asyncio.wait(tasks, timeout=1.0)
         self._goaway_and_close(NO_ERROR)
 
     # ------------------------------------------------------ h2c upgrade (stream 1)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, Literal
 
 __all__ = ("H2Settings", "pop_h2_settings", "H2_SETTINGS_KEY")
 
@@ -93,6 +93,13 @@ class H2Settings:
     #: Longest time in-flight streams may take to finish on graceful shutdown; the
     #: runner's ``shutdown_timeout`` caps it too.
     drain_timeout: float = 30.0
+    #: How graceful shutdown tells clients. ``"announce"`` (as nginx and Go do, RFC 9113
+    #: §6.8): GOAWAY(2^31-1) and a PING at once, the final GOAWAY with the real last
+    #: stream id one round trip later; streams opened until then are served. ``"final"``:
+    #: new streams are refused (REFUSED_STREAM) and one GOAWAY goes out once the streams
+    #: in flight are done, for clients built on Python's h2 (httpx), which fail their
+    #: streams in flight on any GOAWAY.
+    shutdown_goaway: Literal["announce", "final"] = "announce"
     #: Cancel a stream's handler when the peer resets the stream or the connection is
     #: lost (``request.content`` and writes fail with ``ConnectionResetError`` either
     #: way). False keeps handlers running, like aiohttp's ``handler_cancellation=False``.
@@ -130,6 +137,8 @@ class H2Settings:
             raise ValueError("max_pending_control_bytes must be at least 1024")
         if self.max_upgrade_body_size < 0:
             raise ValueError("max_upgrade_body_size must not be negative")
+        if self.shutdown_goaway not in ("announce", "final"):
+            raise ValueError(f"shutdown_goaway must be 'announce' or 'final', not {self.shutdown_goaway!r}")
 
     def replace(self, **changes: Any) -> H2Settings:
         """Return a copy with some fields changed (the object itself is immutable)."""

@@ -57,6 +57,8 @@ def init(argv: list[str]) -> web.Application:
 
 
 app = make_app()
+#: For clients built on Python's h2 (httpx), which fail their streams in flight on any GOAWAY.
+final_goaway_app = make_app(SETTINGS.replace(shutdown_goaway="final"))
 #: Without settings of its own: the worker class decides (see ``Worker7``).
 bare_app = make_app(None)
 

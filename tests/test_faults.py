@@ -402,11 +402,15 @@ async def test_handler_cancelled_from_elsewhere(start_server, logs: Watch) -> No
 async def test_shutdown_with_streams_in_flight(logs: Watch) -> None:
     """``runner.cleanup()`` while handlers run: the one that finishes within the drain
     time is answered, the one that would not is cancelled and its stream reset, the
-    client sees GOAWAY(NO_ERROR) and the socket closes; nothing is left running."""
+    client sees GOAWAY(NO_ERROR) and the socket closes; nothing is left running.
+    ``RawClient`` is h2's client, which fails on any frame after a GOAWAY
+    (python-hyper/h2#1181): this is the ``shutdown_goaway="final"`` mode made for such
+    clients (the default mode: ``test_goaway``)."""
     quick, stuck = Recorder(), Recorder()
     app = fault_app(quick)
     app.router.add_get("/stuck", _stuck(stuck))
-    runner = aiohttp_h2.AppRunner(app, h2_settings=aiohttp_h2.H2Settings(drain_timeout=1.0), shutdown_timeout=5.0)
+    settings = aiohttp_h2.H2Settings(drain_timeout=1.0, shutdown_goaway="final")
+    runner = aiohttp_h2.AppRunner(app, h2_settings=settings, shutdown_timeout=5.0)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

@@ -208,9 +208,11 @@ async def test_tls_offers_h2_and_http11_by_alpn(tmp_path: Path, tls_files: dict[
 
 
 async def test_sigterm_drains_an_in_flight_stream(tmp_path: Path) -> None:
-    """The held stream is released only once gunicorn no longer accepts connections."""
+    """The held stream is released only once gunicorn no longer accepts connections.
+    httpx is built on h2, which fails its streams in flight on any GOAWAY: the app
+    uses ``shutdown_goaway="final"``, as a deployment serving httpx would."""
     release = tmp_path / "release"
-    async with gunicorn(tmp_path, workers=1) as server:
+    async with gunicorn(tmp_path, workers=1, app="tests.gunicorn_app:final_goaway_app") as server:
         async with (
             httpx.AsyncClient(http1=False, http2=True, timeout=TIMEOUT) as client,
             client.stream("GET", f"{server.url}/held", params={"release": str(release)}) as resp,

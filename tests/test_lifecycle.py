@@ -18,6 +18,7 @@ from aiohttp import web
 
 import aiohttp_h2
 
+from .client_support import require_tool
 from .conftest import free_port
 from .test_raw_frames import RawClient, check_serves, until
 
@@ -144,6 +145,7 @@ RUN_APP_SCRIPT = textwrap.dedent(
     import aiohttp_h2
 
     async def slow(request):
+        print("slow started", flush=True)
         await asyncio.sleep(1.0)
         return web.Response(text="slow done")
 
@@ -182,11 +184,21 @@ async def test_run_app_adds_alpn_and_drains_on_sigint(tmp_path: Path, tls_files)
         async with httpx.AsyncClient(http2=True, verify=verify, timeout=10) as client:
             first = await client.get(f"https://localhost:{port}/")
             assert first.http_version == "HTTP/2" and first.text == "fast 2"
-            slow = asyncio.create_task(client.get(f"https://localhost:{port}/slow"))
-            await asyncio.sleep(0.3)
-            proc.send_signal(signal.SIGINT)
-            resp = await slow
-        assert resp.status_code == 200 and resp.text == "slow done"
+        # curl for the drained request: httpx (h2) fails a stream in flight on any GOAWAY.
+        slow = await asyncio.create_subprocess_exec(
+            require_tool("curl"), "-sS", "--http2", "--cacert", str(tls_files["ca"]),
+            "-w", " %{http_version} %{http_code}", f"https://localhost:{port}/slow",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        assert proc.stdout is not None
+        while True:
+            line = await asyncio.wait_for(proc.stdout.readline(), 10)
+            assert line, "the server exited before the slow request arrived"
+            if b"slow started" in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        slow_out, _ = await asyncio.wait_for(slow.communicate(), 10)
+        assert slow_out == b"slow done 2 200", slow_out
         out, _ = await asyncio.wait_for(proc.communicate(), 15)
         assert proc.returncode == 0, out.decode()
         assert b"exited cleanly" in out and b"Traceback" not in out

@@ -920,38 +920,6 @@ async def test_preface_timeout(start_server: StartServer) -> None:
     await check_serves(server)
 
 
-# ------------------------------------------------------------- graceful shutdown
-async def test_graceful_shutdown(start_server: StartServer) -> None:
-    started = asyncio.Event()
-
-    async def slow(request: web.Request) -> web.Response:
-        started.set()
-        await asyncio.sleep(0.5)
-        return web.Response(text="finished")
-
-    server = await start_server(make_app([("GET", "/slow", slow)]))
-    client = await RawClient.open(server)
-    sid = await client.request("/slow")
-    await asyncio.wait_for(started.wait(), 5)
-    protocols = list(server.server.connections)
-    assert len(protocols) == 1
-    cleanup = asyncio.create_task(server.runner.cleanup())
-    # Wait until the connection has been told to drain (web.Server.pre_shutdown).
-    await until(lambda: getattr(protocols[0], "_draining", False), timeout=2)  # H2Protocol._draining
-    late = await client.request("/ok")
-    await client.wait_for(lambda: late in client.reset_codes(), what="REFUSED_STREAM for the late stream")
-    assert client.reset_codes()[late] == REFUSED_STREAM
-    assert await client.response(sid, timeout=3) == (200, b"finished")
-    await client.wait_for(lambda: client.goaway() is not None, timeout=3, what="GOAWAY")
-    goaway = client.goaway()
-    assert goaway is not None
-    assert goaway.error_code == NO_ERROR
-    assert goaway.last_stream_id == sid
-    await client.wait_closed()
-    await asyncio.wait_for(cleanup, 5)
-    client.close()
-
-
 # --------------------------------------------------------------------- fairness
 async def test_small_streams_not_starved_by_big_download(start_server: StartServer) -> None:
     big_body = b"B" * (4 * 1024 * 1024)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from typing import Any
 
 import aiohttp
 import pytest
@@ -37,6 +38,7 @@ def test_settings_are_immutable_with_safe_defaults() -> None:
         ("idle_timeout", 0),
         ("preface_timeout", -1),
         ("max_connection_header_bytes", 100),
+        ("shutdown_goaway", "both"),
     ],
 )
 def test_settings_reject_out_of_range_values(field: str, value: object) -> None:
@@ -184,6 +186,95 @@ def test_h2_internals_we_override_still_exist() -> None:
     for name in ("_frame_dispatch_table", "outbound_flow_control_window", "state_machine", "streams"):
         assert hasattr(conn, name), name
     assert h2.frame_buffer.CONTINUATION_BACKLOG >= _h2compat.MAX_HEADER_BLOCK_FRAMES
+    for name in ("_receive_goaway_frame", "_prepare_for_sending", "_stream_closed_by"):
+        assert callable(getattr(h2.connection.H2Connection, name)), name
+    assert isinstance(conn._data_to_send, bytearray)
+    assert h2.stream.StreamClosedBy.SEND_RST_STREAM
+
+
+#: PRIORITY of 4 octets on stream 1 (RFC 9113 §6.3: stream error FRAME_SIZE_ERROR).
+_BAD_PRIORITY_ON_1 = b"\x00\x00\x04\x02\x00\x00\x00\x00\x01\x80\x00\x00\x01"
+
+
+def _served_stream_one(end_response: bool) -> Any:
+    """A server state machine past the preface, with a GET on stream 1 read and (if
+    ``end_response``) answered; nothing left to send."""
+    import hpack
+    from hyperframe.frame import HeadersFrame, SettingsFrame
+
+    from aiohttp_h2 import _h2compat
+
+    conn = _h2compat.H2StateMachine(config=_h2compat.H2_CONFIG)
+    conn.initiate_connection()
+    block = hpack.Encoder().encode([(":method", "GET"), (":scheme", "http"), (":path", "/"), (":authority", "a")])
+    request = HeadersFrame(1, block, flags=["END_HEADERS", "END_STREAM"])
+    conn.receive_data(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + SettingsFrame(0).serialize() + request.serialize())
+    if end_response:
+        conn.send_headers(1, [(b":status", b"204")], end_stream=True)
+    conn.data_to_send()
+    return conn
+
+
+def _frames(data: bytes) -> list[Any]:
+    from hyperframe.frame import Frame
+
+    frames = []
+    while data:
+        frame, length = Frame.parse_frame_header(memoryview(data[:9]))
+        frame.parse_body(memoryview(data[9 : 9 + length]))
+        frames.append(frame)
+        data = data[9 + length :]
+    return frames
+
+
+def test_peer_goaway_keeps_what_h2_queued() -> None:
+    """h2 4.4.1 empties its outbound buffer when a GOAWAY arrives; ``H2StateMachine``
+    keeps it (issue 9, item 3), and its connection stays open for the response."""
+    import h2.connection
+    import h2.events
+    from hyperframe.frame import GoAwayFrame, HeadersFrame, PingFrame
+
+    conn = _served_stream_one(end_response=False)
+    conn.ping(b"12345678")
+    events = conn.receive_data(GoAwayFrame(0, last_stream_id=0).serialize())
+    assert any(isinstance(e, h2.events.ConnectionTerminated) for e in events)
+    conn.send_headers(1, [(b":status", b"204")], end_stream=True)
+    assert [type(f) for f in _frames(conn.data_to_send())] == [PingFrame, HeadersFrame]
+    assert conn.state_machine.state != h2.connection.ConnectionState.CLOSED
+
+
+def test_send_goaway_leaves_the_connection_open() -> None:
+    """``send_goaway`` queues GOAWAY in order and h2 can still send the response after it."""
+    from hyperframe.frame import GoAwayFrame, HeadersFrame
+
+    conn = _served_stream_one(end_response=False)
+    conn.send_goaway(2**31 - 1)
+    conn.send_headers(1, [(b":status", b"204")], end_stream=True)
+    goaway, headers = _frames(conn.data_to_send())
+    assert isinstance(goaway, GoAwayFrame) and goaway.last_stream_id == 2**31 - 1 and goaway.error_code == 0
+    assert isinstance(headers, HeadersFrame) and headers.stream_id == 1
+
+
+def test_stream_error_on_a_closed_stream_is_answered() -> None:
+    """A PRIORITY of 4 octets on a stream whose request and response are complete:
+    RST_STREAM(FRAME_SIZE_ERROR), counted as a control frame (issue 9, item 11)."""
+    from hyperframe.frame import RstStreamFrame
+
+    conn = _served_stream_one(end_response=True)
+    conn.control_frames = 0
+    assert conn.receive_data(_BAD_PRIORITY_ON_1) == []
+    (reset,) = _frames(conn.data_to_send())
+    assert isinstance(reset, RstStreamFrame) and reset.stream_id == 1 and reset.error_code == 6
+    assert conn.control_frames == 1
+
+
+def test_stream_error_after_our_reset_is_ignored() -> None:
+    """RFC 9113 §5.1: frames that crossed our RST_STREAM are ignored, even malformed ones."""
+    conn = _served_stream_one(end_response=False)
+    conn.reset_stream(1, 8)
+    conn.data_to_send()
+    assert conn.receive_data(_BAD_PRIORITY_ON_1) == []
+    assert conn.data_to_send() == b""
 
 
 def test_received_frames_are_dispatched_with_a_cheap_repr() -> None:

@@ -3,6 +3,8 @@ the same). Wrong lengths of both are in ``test_4_frames``."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from .conftest import Connect
@@ -12,6 +14,7 @@ from .frames import (
     GOAWAY,
     PROTOCOL_ERROR,
     RST_STREAM,
+    frame,
     priority_frame,
     rst_stream_frame,
 )
@@ -33,6 +36,45 @@ async def test_h2spec_http2_6_3_2_priority_bad_length(connect: Connect) -> None:
     c = await connect()
     await c.send(c.request(1), b"\x00\x00\x04\x02\x00\x00\x00\x00\x01", b"\x80\x00\x00\x01")
     await c.h2spec_verify_stream_error(FRAME_SIZE_ERROR)
+
+
+def bad_priority(stream_id: int) -> bytes:
+    """PRIORITY of 4 octets (RFC 9113 §6.3 wants 5), as h2spec's 6.3/2 sends it."""
+    return frame(0x2, 0, stream_id, b"\x80\x00\x00\x01")
+
+
+async def test_priority_bad_length_after_the_response(connect: Connect) -> None:
+    """RFC 9113 §6.3: a PRIORITY of the wrong length is a stream error FRAME_SIZE_ERROR even
+    when the stream is already closed (request and response both complete): RST_STREAM."""
+    c = await connect()
+    await c.send(c.request(1))
+    await c.expect_status(1)
+    await c.send(bad_priority(1))
+    await c.expect_stream_error(1, FRAME_SIZE_ERROR)
+
+
+async def test_priority_bad_length_while_the_response_is_due(connect: Connect) -> None:
+    """The same PRIORITY read together with the request, before any response: RST_STREAM
+    FRAME_SIZE_ERROR on the stream, which gets no response, and the connection serves on."""
+    c = await connect()
+    await c.send(c.request(1), bad_priority(1))
+    await c.expect_stream_error(1, FRAME_SIZE_ERROR)
+    assert 1 not in c.responses
+
+
+async def test_h2spec_http2_6_3_2_written_apart(connect: Connect) -> None:
+    """h2spec writes the HEADERS and the PRIORITY of 6.3/2 separately, so the response may
+    or may not be complete when the PRIORITY arrives; either way, RST_STREAM(FRAME_SIZE_ERROR).
+    Twenty rounds on new streams of one connection, with 0-4 ms between the two writes."""
+    c = await connect()
+    for n in range(20):
+        stream_id = 2 * n + 1
+        await c.send(c.request(stream_id))
+        await asyncio.sleep((n % 5) / 1000)
+        await c.send(bad_priority(stream_id))
+        reset = await c.expect(lambda f, s=stream_id: f.type == RST_STREAM and f.stream_id == s, "RST_STREAM")  # type: ignore[misc]
+        assert reset.error_code == FRAME_SIZE_ERROR, reset
+    await c.expect_usable()
 
 
 # ------------------------------------------------------------------ h2spec http2/6.4
