@@ -195,6 +195,47 @@ class _FrameBuffer(h2.frame_buffer.FrameBuffer):
         return _StreamErrorFrame(stream_id, code)
 
 
+class _CountingDecoder(hpack.Decoder):
+    """hpack's decoder, counting the fields of each header block as it decodes them.
+
+    A block of more than ``max_fields`` fields fails mid-decode with hpack's own
+    ``OversizedHeaderListError``, which h2 4.4.1 turns into a connection error
+    ENHANCE_YOUR_CALM (its HPACK-bomb path): the HPACK state is then unusable, but so is
+    the connection. hpack bounds only the decoded size, and one-byte references to a
+    small table entry make thousands of fields of one small block, each decoded,
+    validated and copied before anything can refuse the request.
+
+    Every field also uses one unit of the frame buffer's allowance for this step, so a
+    step (and a turn of ``data_received``) is bounded in header fields as well as frames.
+    """
+
+    def __init__(self, frames: _FrameBuffer) -> None:
+        super().__init__()
+        self.max_fields = 2**31
+        self._frames = frames
+        self._fields = 0
+
+    def decode(self, data: bytes, raw: bool = False) -> Any:
+        self._fields = 0
+        try:
+            return super().decode(data, raw)
+        finally:
+            self._frames.frame_allowance -= self._fields
+
+    def _count_field(self) -> None:
+        self._fields += 1
+        if self._fields > self.max_fields:
+            raise hpack.OversizedHeaderListError(f"more than {self.max_fields} fields in one header block")
+
+    def _decode_indexed(self, data: Any) -> Any:
+        self._count_field()
+        return super()._decode_indexed(data)
+
+    def _decode_literal(self, data: Any, should_index: bool) -> Any:
+        self._count_field()
+        return super()._decode_literal(data, should_index)
+
+
 class _StreamErrorFrame:
     """Stands in for a frame that is a stream error by itself (see ``_FrameBuffer``)."""
 
@@ -266,6 +307,7 @@ class H2StateMachine(h2.connection.H2Connection):
         super().__init__(config=config)
         self._frames = _FrameBuffer(server=not config.client_side)
         self.incoming_buffer = self._frames
+        self.decoder = self._counting_decoder = _CountingDecoder(self._frames)
         dispatch = self._frame_dispatch_table
         for base, quiet in _QUIET_FRAMES.items():
             if base in dispatch:
@@ -274,17 +316,22 @@ class H2StateMachine(h2.connection.H2Connection):
         self.control_frames = 0
         self._peer_settings_seen = False
 
-    def receive_step(self, data: bytes, max_frames: int) -> tuple[list[h2.events.Event], bool]:
-        """``receive_data`` that parses at most ``max_frames`` frames, leaving the rest
-        buffered; returns the events and whether frames may be left (call again with
-        ``b""``). h2 parses, decodes and validates everything one socket read brought
-        (256 KiB: thousands of HEADERS) before it returns a single event, so a flood
-        would be paid for in full before the connection can check its budgets.
+    def receive_step(self, data: bytes, max_work: int) -> tuple[list[h2.events.Event], int]:
+        """``receive_data`` that stops once ``max_work`` units are used (one per frame,
+        one per decoded header field), leaving the rest buffered; returns the events and
+        the units used. Using them all means input may be left: call again with ``b""``.
+        h2 parses, decodes and validates everything one socket read brought (256 KiB:
+        thousands of HEADERS) before it returns a single event, so a flood would be paid
+        for in full before the connection can check its budgets or let others run.
         """
         frames = self._frames
-        frames.frame_allowance = max_frames
+        frames.frame_allowance = max_work
         events = self.receive_data(data)
-        return events, frames.frame_allowance <= 0
+        return events, max_work - frames.frame_allowance
+
+    def set_max_header_fields(self, count: int) -> None:
+        """Fields one header block may hold; beyond them: connection error ENHANCE_YOUR_CALM."""
+        self._counting_decoder.max_fields = count
 
     def set_max_header_block_size(self, size: int) -> None:
         """Bound encoded header blocks (all HEADERS + CONTINUATION bytes) before decoding."""
@@ -441,6 +488,14 @@ class H2StateMachine(h2.connection.H2Connection):
         graceful shutdown still answers (RFC 9113 §6.8), could send nothing more.
         """
         self._prepare_for_sending([hyperframe.frame.GoAwayFrame(0, last_stream_id=last_stream_id)])
+
+    def stream_send_window(self, stream_id: int) -> int | None:
+        """The peer's window for our DATA on ``stream_id`` alone (not the connection's);
+        None once the stream is closed or forgotten."""
+        stream = self.streams.get(stream_id)
+        if stream is None or stream.closed:
+            return None
+        return stream.outbound_flow_control_window
 
     def account_data(self, stream_id: int, size: int, end_stream: bool) -> None:
         """Let h2 account for ``size`` bytes of DATA on ``stream_id`` that the caller

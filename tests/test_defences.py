@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl
 from collections.abc import Awaitable, Callable
 
+import h2.events
 import h2.settings
 import pytest
 from aiohttp import web
@@ -29,7 +31,10 @@ from hyperframe.frame import (
 )
 
 import aiohttp_h2
+from aiohttp_h2.connection import _WORK_PER_TURN, H2Protocol
+from aiohttp_h2.scheduler import USEFUL_FRAME
 
+from .attack_probes import heavy_header_block
 from .conftest import RunningServer
 from .test_raw_frames import (
     CANCEL,
@@ -432,3 +437,226 @@ async def test_ping_flood_without_reading_is_capped(
     assert len(messages) == 1 and "does not read" in messages[0], messages
     writer.close()
     await check_serves(server)
+
+
+# ------------------------------------------------------- work per window update
+#: How long a bystander's request may take while an attack runs.
+BYSTANDER_LATENCY = 0.5
+
+
+class Bystander:
+    """A well-behaved client on its own connection: a GET every 20 ms for as long as
+    the attack runs, each answered within ``BYSTANDER_LATENCY`` seconds."""
+
+    def __init__(self, client: RawClient) -> None:
+        self.client = client
+        self.latencies: list[float] = []
+        self.failures: list[str] = []
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def start(cls, server: RunningServer) -> Bystander:
+        bystander = cls(await RawClient.open(server))
+        bystander._task = asyncio.create_task(bystander._run())
+        return bystander
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        client = self.client
+        while not self._stop.is_set():
+            started = loop.time()
+            try:
+                sid = await client.request("/ok")
+                answer = await client.response(sid, timeout=BYSTANDER_LATENCY)
+            except (AssertionError, ConnectionError) as exc:  # WaitTimeout is an AssertionError
+                self.failures.append(repr(exc))
+                return
+            if answer != (200, b"ok"):
+                self.failures.append(repr(answer))
+            self.latencies.append(loop.time() - started)
+            await asyncio.sleep(0.02)
+
+    async def stop(self) -> None:
+        """Stop asking (after three answers at least: an attack may be over in
+        milliseconds); every request must have been answered in time."""
+        task = self._task
+        assert task is not None
+        await until(lambda: len(self.latencies) >= 3 or task.done(), timeout=10)
+        self._stop.set()
+        await task
+        self.client.close()
+        assert self.latencies, "the bystander got no answer at all"
+        assert not self.failures, (self.failures, f"{len(self.latencies)} answered before")
+
+
+def tiny_data_frames(client: RawClient, since: int) -> int:
+    """DATA frames below a useful size, not ending their stream, received after ``since``."""
+    return sum(
+        1
+        for frame in client.frames[since:]
+        if isinstance(frame, DataFrame) and len(frame.data) < USEFUL_FRAME and "END_STREAM" not in frame.flags
+    )
+
+
+@pytest.mark.parametrize("initial_window", [16384, 1], ids=["window-16k", "window-1"])
+async def test_window_update_dribble(
+    start_server: StartServer, caplog: pytest.LogCaptureFixture, initial_window: int
+) -> None:
+    """100 large downloads whose stream windows are opened one byte at a time. With an
+    ordinary initial window the server waits for a useful window (no one-byte frames),
+    so the updates are control frames nothing pays for; with an initial window of one
+    byte one-byte frames are legitimate, but they earn no refund. Either way: GOAWAY."""
+    body = b"d" * (256 * 1024)
+
+    async def big(request: web.Request) -> web.Response:
+        return web.Response(body=body)
+
+    server = await start_server(make_app([("GET", "/big", big)]))
+    bystander = await Bystander.start(server)
+    window = h2.settings.SettingCodes.INITIAL_WINDOW_SIZE
+    client = await RawClient.open(server, settings={window: initial_window}, auto_ack=False)
+    await client.window_update(2**30)  # the connection window never limits
+    sids = []
+    for _ in range(100):
+        sids.append(client.conn.get_next_available_stream_id())
+        client.conn.send_headers(sids[-1], request_headers("/big"), end_stream=True)
+    await client.flush()
+    await client.wait_for(
+        lambda: sum(len(client.data[sid]) for sid in sids) >= 100 * initial_window, timeout=10, what="the first windows"
+    )
+    dribble_start = len(client.frames)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while client.goaway() is None and not client.eof and loop.time() < deadline:
+        for sid in sids:
+            client.conn.increment_flow_control_window(1, stream_id=sid)
+        await client.flush()
+        await client.read_for(0.01)
+    await assert_calmed(client, caplog)
+    if initial_window > USEFUL_FRAME:
+        assert tiny_data_frames(client, dribble_start) == 0
+    await bystander.stop()
+
+
+async def test_tiny_window_increment_buys_no_frame(start_server: StartServer) -> None:
+    """A peer that opens a drained window by less than a useful frame gets nothing
+    until it opens more; one that never does has the stream reset after send_timeout."""
+    body = bytes(range(256)) * 1024
+
+    async def big(request: web.Request) -> web.Response:
+        return web.Response(body=body)
+
+    settings = aiohttp_h2.H2Settings(send_timeout=1.0)
+    server = await start_server(make_app([("GET", "/big", big), ("GET", "/big2", big)]), h2_settings=settings)
+    window = h2.settings.SettingCodes.INITIAL_WINDOW_SIZE
+    client = await RawClient.open(server, settings={window: 4096}, auto_ack=False)
+    await client.window_update(2**20)
+    sid = await client.request("/big")
+    await client.wait_for(lambda: len(client.data[sid]) >= 4096, what="the first window")
+    await client.window_update(USEFUL_FRAME - 1, sid)
+    await client.read_for(0.2)
+    assert len(client.data[sid]) == 4096, "a sliver of window bought a sliver of DATA"
+    await client.window_update(1, sid)
+    await client.wait_for(lambda: len(client.data[sid]) == 4096 + USEFUL_FRAME, what="a useful frame")
+    assert bytes(client.data[sid]) == body[: 4096 + USEFUL_FRAME]
+
+    stalled = await client.request("/big2")
+    await client.wait_for(lambda: len(client.data[stalled]) >= 4096, what="the first window")
+    await client.window_update(100, stalled)
+    await client.wait_for(lambda: stalled in client.reset_codes(), timeout=5, what="the stalled stream's reset")
+    assert client.reset_codes()[stalled] == CANCEL
+    assert len(client.data[stalled]) == 4096
+    assert client.goaway() is None
+    client.close()
+
+
+# ----------------------------------------------------------- work per socket read
+@pytest.mark.parametrize("requests", [50, 250])
+async def test_header_heavy_requests(
+    start_server: StartServer, caplog: pytest.LogCaptureFixture, requests: int
+) -> None:
+    """Requests of 1,900 one-byte fields (HPACK references to a static entry), all in
+    one write: a block with far more fields than ``max_headers`` allows is a connection
+    error as soon as it exceeds the hard bound, before the rest is decoded."""
+    server = await start_server(make_app())
+    bystander = await Bystander.start(server)
+    client = await RawClient.open(server)
+    frames = [
+        HeadersFrame(1 + 2 * n, heavy_header_block(client.conn.encoder, "127.0.0.1"), flags=["END_HEADERS", "END_STREAM"])
+        for n in range(requests)
+    ]
+    await client.send_raw(b"".join(frame.serialize() for frame in frames))
+    await assert_calmed(client, caplog)
+    assert not client.headers, "no request of the flood was answered"
+    await bystander.stop()
+
+
+async def test_too_many_fields_below_the_hard_bound_get_431(start_server: StartServer) -> None:
+    """Between ``max_headers`` and twice that, the request gets 431 and the connection lives."""
+    server = await start_server(make_app())
+    client = await RawClient.open(server)
+    sid = await client.request("/ok", headers=[(b"accept-encoding", b"gzip, deflate")] * 200)
+    status, _ = await client.response(sid)
+    assert status == 431
+    sid = await client.request("/ok")
+    assert await client.response(sid) == (200, b"ok")
+    client.close()
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["h2c", "tls"])
+async def test_one_read_is_processed_in_bounded_turns(
+    start_server: StartServer, client_ssl_context: ssl.SSLContext, tls: bool
+) -> None:
+    """300 requests in one write: no loop turn handles more than ``_WORK_PER_TURN``
+    allows; reading pauses meanwhile, resumes after, and every request is answered."""
+    server = await start_server(make_app(), tls=tls, h2_settings=aiohttp_h2.H2Settings(max_concurrent_streams=1000))
+    if tls:
+        reader, writer = await asyncio.open_connection(
+            server.host, server.port, ssl=client_ssl_context, server_hostname="localhost"
+        )
+        client = RawClient(reader, writer)
+        client.conn.initiate_connection()
+        await client.flush()
+        await client.handshake()
+    else:
+        client = await RawClient.open(server)
+    protocol = next(iter(server.server.connections))
+    assert isinstance(protocol, H2Protocol)
+    # Requests handled per loop turn: a turn ends when a callback queued at its
+    # first request runs (uvloop's transport keeps its own reference to data_received,
+    # so the turns are told apart by the loop, not by wrapping that method).
+    handled: list[int] = []
+    turn_open = False
+    handle_event = protocol._handle_event
+    loop = asyncio.get_running_loop()
+
+    def end_turn() -> None:
+        nonlocal turn_open
+        turn_open = False
+
+    def counting_handle(event: h2.events.Event) -> None:
+        nonlocal turn_open
+        if isinstance(event, h2.events.RequestReceived):
+            if not turn_open:
+                turn_open = True
+                handled.append(0)
+                loop.call_soon(end_turn)
+            handled[-1] += 1
+        handle_event(event)
+
+    protocol._handle_event = counting_handle  # type: ignore[method-assign]
+    fields = [(f"x-field-{n}".encode(), b"v") for n in range(16)]
+    sids = []
+    for _ in range(300):
+        sids.append(client.conn.get_next_available_stream_id())
+        client.conn.send_headers(sids[-1], request_headers("/ok") + fields, end_stream=True)
+    await client.flush()
+    for sid in sids:
+        assert await client.response(sid) == (200, b"ok")
+    work_per_request = 1 + 4 + len(fields)  # a frame and its fields
+    assert max(handled) <= _WORK_PER_TURN // work_per_request + 10, handled
+    assert len(handled) >= 300 * work_per_request // _WORK_PER_TURN, handled
+    assert protocol.transport is not None and protocol.transport.is_reading()
+    assert protocol._input_handle is None
+    client.close()

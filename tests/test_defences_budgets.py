@@ -23,7 +23,7 @@ from hyperframe.frame import DataFrame, HeadersFrame, RstStreamFrame, WindowUpda
 import aiohttp_h2
 
 from .conftest import RunningServer
-from .test_defences import assert_calmed, encode_block, no_tracebacks, warnings_from
+from .test_defences import Bystander, assert_calmed, encode_block, no_tracebacks, warnings_from
 from .test_raw_frames import (
     CANCEL,
     PROTOCOL_ERROR,
@@ -40,51 +40,6 @@ StartServer = Callable[..., Awaitable[RunningServer]]
 
 STREAM_CLOSED = 0x5
 FLOW_CONTROL_ERROR = 0x3
-#: How long a bystander's request may take while an attack runs.
-BYSTANDER_LATENCY = 0.5
-
-
-class Bystander:
-    """A well-behaved client on its own connection: a GET every 20 ms for as long as
-    the attack runs, each answered within ``BYSTANDER_LATENCY`` seconds."""
-
-    def __init__(self, client: RawClient) -> None:
-        self.client = client
-        self.latencies: list[float] = []
-        self.failures: list[str] = []
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    @classmethod
-    async def start(cls, server: RunningServer) -> Bystander:
-        bystander = cls(await RawClient.open(server))
-        bystander._task = asyncio.create_task(bystander._run())
-        return bystander
-
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        client = self.client
-        while not self._stop.is_set():
-            started = loop.time()
-            try:
-                sid = await client.request("/ok")
-                answer = await client.response(sid, timeout=BYSTANDER_LATENCY)
-            except (AssertionError, ConnectionError) as exc:  # WaitTimeout is an AssertionError
-                self.failures.append(repr(exc))
-                return
-            if answer != (200, b"ok"):
-                self.failures.append(repr(answer))
-            self.latencies.append(loop.time() - started)
-            await asyncio.sleep(0.02)
-
-    async def stop(self) -> None:
-        """Stop asking; every request must have been answered in time."""
-        self._stop.set()
-        assert self._task is not None
-        await self._task
-        self.client.close()
-        assert self.latencies, "the bystander got no answer at all"
-        assert not self.failures, (self.failures, f"{len(self.latencies)} answered before")
 
 
 def _protocol(server: RunningServer) -> aiohttp_h2.H2Protocol:

@@ -952,3 +952,34 @@ async def test_small_streams_not_starved_by_big_download(start_server: StartServ
         assert await client.response(s) == (200, f"small {n}".encode())
     assert await client.response(big_id, timeout=1) == (200, big_body)
     client.close()
+
+
+async def test_end_stream_passes_a_download_waiting_for_the_connection_window(start_server: StartServer) -> None:
+    """A response's END_STREAM (and a body's end that fits) goes out while a large
+    download waits for connection credit: a client may give that credit back only once
+    a response is complete."""
+    release = asyncio.Event()
+
+    async def streaming(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        await response.prepare(request)
+        await response.write(b"s" * 100)
+        await release.wait()
+        return response  # write_eof: END_STREAM with no body left
+
+    async def big(request: web.Request) -> web.Response:
+        return web.Response(body=BODY_100K)
+
+    server = await start_server(make_app([("GET", "/streaming", streaming), ("GET", "/big", big)]))
+    window = h2.settings.SettingCodes.INITIAL_WINDOW_SIZE
+    client = await RawClient.open(server, settings={window: 2**20}, auto_ack=False)  # no connection credit
+    first = await client.request("/streaming")
+    await client.wait_for(lambda: len(client.data[first]) == 100, what="the streaming response's first bytes")
+    download = await client.request("/big")
+    await client.wait_for(lambda: len(client.data[download]) == 65535 - 100, what="the connection window's worth")
+    release.set()
+    await client.wait_for(lambda: first in client.ended, timeout=2, what="END_STREAM of the finished response")
+    assert download not in client.ended
+    await client.window_update(200_000)
+    assert await client.response(download) == (200, BODY_100K)
+    client.close()

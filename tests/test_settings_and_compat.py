@@ -191,6 +191,15 @@ def test_h2_internals_we_override_still_exist() -> None:
     assert isinstance(conn._data_to_send, bytearray)
     assert h2.stream.StreamClosedBy.SEND_RST_STREAM
 
+    import hpack
+
+    for name in ("_decode_indexed", "_decode_literal"):  # counted by _CountingDecoder
+        assert callable(getattr(hpack.Decoder, name)), name
+    import h2.stream
+
+    stream = h2.stream.H2Stream(1, h2.config.H2Configuration(), 65535, 65535)
+    assert hasattr(stream, "outbound_flow_control_window") and hasattr(stream, "closed")
+
 
 #: PRIORITY of 4 octets on stream 1 (RFC 9113 §6.3: stream error FRAME_SIZE_ERROR).
 _BAD_PRIORITY_ON_1 = b"\x00\x00\x04\x02\x00\x00\x00\x00\x01\x80\x00\x00\x01"
@@ -348,3 +357,40 @@ def test_response_block_validates_what_h2_no_longer_checks() -> None:
     for bad in (("Bad Name", "v"), ("bad:name", "v"), ("", "v"), ("X-Nul", "a\x00b"), ("X-Lf", "a\nb")):
         with pytest.raises(ValueError):
             response_header_block(200, CIMultiDict([bad]))
+
+
+def test_receive_step_counts_header_fields_as_work() -> None:
+    """One step stops after ``max_work`` units, a frame and each of its header fields
+    one unit each; a block beyond the field bound is a connection error
+    ENHANCE_YOUR_CALM before the rest of it is decoded."""
+    import h2.connection
+    import h2.errors
+    import h2.events
+    import h2.exceptions
+    from hyperframe.frame import HeadersFrame, SettingsFrame
+
+    from aiohttp_h2 import _h2compat
+
+    client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding=None))
+    request = [(b":method", b"GET"), (b":scheme", b"http"), (b":authority", b"x"), (b":path", b"/")]
+
+    def block(fields: int) -> bytes:
+        return bytes(client.encoder.encode(request)) + b"\x90" * fields  # accept-encoding: gzip, deflate
+
+    conn = _h2compat.H2StateMachine(config=_h2compat.H2_CONFIG)
+    conn.initiate_connection()
+    conn.set_max_header_fields(261)
+    preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + SettingsFrame(0).serialize()
+    assert conn.receive_step(preface, 100)[0]
+    flags = ["END_HEADERS", "END_STREAM"]
+    requests = b"".join(HeadersFrame(1 + 2 * n, block(96), flags=flags).serialize() for n in range(5))
+    events, used = conn.receive_step(requests, 150)
+    assert [type(e) for e in events].count(h2.events.RequestReceived) == 2  # 101 units each
+    assert used == 2 * (1 + 4 + 96)
+    events, used = conn.receive_step(b"", 1000)
+    assert [type(e) for e in events].count(h2.events.RequestReceived) == 3
+    assert used < 1000  # nothing left: the input is consumed
+
+    with pytest.raises(h2.exceptions.DenialOfServiceError) as caught:
+        conn.receive_step(HeadersFrame(11, block(300), flags=flags).serialize(), 100)
+    assert caught.value.error_code == h2.errors.ErrorCodes.ENHANCE_YOUR_CALM
