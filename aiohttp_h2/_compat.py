@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = (
     "CHECKED_AIOHTTP_VERSIONS",
+    "app_handler_args",
     "server_kwargs",
     "server_loop",
     "request_cancel",
@@ -33,6 +34,11 @@ CHECKED_AIOHTTP_VERSIONS = ("3.14.5",)
 def server_kwargs(server: web.Server) -> dict[str, Any]:
     """The keyword arguments a ``web.Server`` hands to each ``RequestHandler``."""
     return dict(server._kwargs)
+
+
+def app_handler_args(app: web.Application) -> dict[str, Any]:
+    """The ``handler_args`` an Application was built with (aiohttp has no getter)."""
+    return dict(app._handler_args or {})
 
 
 def server_loop(server: web.Server) -> asyncio.AbstractEventLoop:

@@ -6,9 +6,9 @@ from typing import Any
 
 from aiohttp import web
 
-from ._compat import server_kwargs, server_loop
+from ._compat import app_handler_args, server_kwargs, server_loop
 from .server import Server
-from .settings import H2_SETTINGS_KEY, H2Settings
+from .settings import H2Settings, checked_h2_settings, handler_args_h2_settings, pop_h2_settings
 
 __all__ = ("AppRunner",)
 
@@ -21,9 +21,10 @@ class AppRunner(web.AppRunner):
     """
 
     def __init__(self, app: web.Application, *, h2_settings: H2Settings | None = None, **kwargs: Any) -> None:
-        kwargs.pop(H2_SETTINGS_KEY, None)
+        self._h2_settings = checked_h2_settings(h2_settings)
+        # Checked now, before the app's startup signals run, and again when the server is built.
+        handler_args_h2_settings(app_handler_args(app))
         super().__init__(app, **kwargs)
-        self._h2_settings = h2_settings
 
     @property
     def h2_settings(self) -> H2Settings | None:
@@ -38,6 +39,6 @@ class AppRunner(web.AppRunner):
             request_factory=stock.request_factory,
             handler_cancellation=stock.handler_cancellation,
             loop=server_loop(stock),
-            h2_settings=kwargs.pop(H2_SETTINGS_KEY, None) or self._h2_settings,
+            h2_settings=pop_h2_settings(kwargs, self._h2_settings),  # checked here, at setup
             **kwargs,
         )

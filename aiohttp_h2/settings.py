@@ -7,10 +7,12 @@ here, so an operator can read the server's whole HTTP/2 posture in one place.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import MutableMapping
+import math
+import typing
+from collections.abc import Mapping, MutableMapping
 from typing import Any, Literal
 
-__all__ = ("H2Settings", "pop_h2_settings", "H2_SETTINGS_KEY")
+__all__ = ("H2Settings", "checked_h2_settings", "handler_args_h2_settings", "pop_h2_settings", "H2_SETTINGS_KEY")
 
 #: The key under which the settings travel through ``web.Application(handler_args=...)``
 #: and runner keyword arguments. It is always removed before aiohttp's
@@ -111,6 +113,10 @@ class H2Settings:
     max_upgrade_body_size: int = 64 * 1024
 
     def __post_init__(self) -> None:
+        # Types first: a float stream count or a string timeout would otherwise pass
+        # here and break every connection later (struct.error, TypeError in a timer).
+        for field in dataclasses.fields(self):
+            _check_type(field.name, getattr(self, field.name))
         if self.max_concurrent_streams < 1:
             raise ValueError("max_concurrent_streams must be at least 1")
         if not 65535 <= self.initial_window_size <= _MAX_WINDOW:
@@ -145,6 +151,59 @@ class H2Settings:
         return dataclasses.replace(self, **changes)
 
 
+#: What each kind of field admits. ``bool`` is an ``int`` subclass, so ``True`` is
+#: refused where a number is meant (``max_concurrent_streams=True`` is a mistake).
+_KINDS: dict[object, tuple[str, tuple[type, ...]]] = {
+    bool: ("a bool", (bool,)),
+    int: ("an int", (int,)),
+    float: ("a number", (int, float)),
+}
+_field_types: dict[str, Any] = {}
+
+
+def _check_type(name: str, value: object) -> None:
+    """Raise ``TypeError`` naming the setting unless ``value`` fits the field's type."""
+    if not _field_types:  # resolved once: the annotations are strings here
+        _field_types.update(typing.get_type_hints(H2Settings))
+    hint = _field_types[name]
+    args = typing.get_args(hint)
+    if type(None) in args:  # ``X | None``
+        if value is None:
+            return
+        (hint,) = (arg for arg in args if arg is not type(None))
+    if typing.get_origin(hint) is Literal:
+        # The choice itself is checked by __post_init__ (ValueError); here only its type.
+        what, types = "a str", tuple({type(arg) for arg in typing.get_args(hint)})
+    else:
+        what, types = _KINDS[hint]
+    fits = isinstance(value, types) and (hint is bool or not isinstance(value, bool))
+    if fits and isinstance(value, float) and math.isnan(value):
+        fits = False
+    if not fits:
+        raise TypeError(f"H2Settings.{name} must be {what}, not {type(value).__name__} {value!r}")
+
+
+def checked_h2_settings(value: object, where: str = H2_SETTINGS_KEY) -> H2Settings | None:
+    """``value`` if it is an ``H2Settings`` or ``None``; else a ``TypeError`` naming ``where``.
+
+    Every entry point (``run_app``, ``AppRunner``, ``Server``, ``handler_args``, the
+    gunicorn worker) calls this when it starts, so a wrong object fails at startup
+    instead of in every connection. A mapping is refused rather than converted: one
+    way to spell settings keeps typos (unknown keys) and types checked in one place.
+    """
+    if value is None or isinstance(value, H2Settings):
+        return value
+    hint = ""
+    if isinstance(value, Mapping):
+        hint = "; write aiohttp_h2.H2Settings(**mapping) to build one from a mapping"
+    raise TypeError(f"{where} must be an aiohttp_h2.H2Settings or None, not {type(value).__name__} {value!r}{hint}")
+
+
+def handler_args_h2_settings(handler_args: Mapping[str, Any]) -> H2Settings | None:
+    """The settings under our key in ``handler_args`` (or runner keywords), checked."""
+    return checked_h2_settings(handler_args.get(H2_SETTINGS_KEY), f"handler_args[{H2_SETTINGS_KEY!r}]")
+
+
 def pop_h2_settings(
     kwargs: MutableMapping[str, Any], default: H2Settings | None = None
 ) -> H2Settings:
@@ -152,10 +211,11 @@ def pop_h2_settings(
 
     aiohttp hands ``handler_args`` to ``RequestHandler(**kwargs)``; an unknown key there
     makes it fall back to default settings for HTTP/1.1, so ours must never reach it.
+    The key (from ``handler_args``) wins over ``default`` (the runner's own settings).
     """
-    value = kwargs.pop(H2_SETTINGS_KEY, None)
-    if value is None:
-        return default if default is not None else H2Settings()
-    if not isinstance(value, H2Settings):
-        raise TypeError(f"{H2_SETTINGS_KEY} must be an aiohttp_h2.H2Settings, got {value!r}")
-    return value
+    value = handler_args_h2_settings(kwargs)
+    kwargs.pop(H2_SETTINGS_KEY, None)
+    if value is not None:
+        return value
+    default = checked_h2_settings(default)
+    return default if default is not None else H2Settings()

@@ -26,7 +26,7 @@ from aiohttp.worker import GunicornUVLoopWebWorker, GunicornWebWorker
 
 from .runner import AppRunner
 from .server import Server
-from .settings import H2Settings
+from .settings import H2Settings, checked_h2_settings
 from .tls import configure_alpn
 
 try:  # gunicorn >= 21: honours the ``ssl_context`` server hook
@@ -50,6 +50,8 @@ class GunicornH2Worker(GunicornWebWorker):
         # runner; handing it a factory that returns ours keeps the rest of its loop.
         target = self.wsgi
         self._h2_runner: AppRunner | None = None
+        # A wrong object fails the boot (gunicorn halts) instead of every connection.
+        checked_h2_settings(self.h2_settings, f"{type(self).__qualname__}.h2_settings")
         self.wsgi = self._runner_factory(target)
         try:
             await super()._run()

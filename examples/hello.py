@@ -6,7 +6,8 @@ Run it either way:
     python examples/hello.py                                # :8080 cleartext and :8443 TLS
 
 The second form creates a development CA and certificate (trustme) on first start
-and prints where the CA file is, so curl or a browser can trust it.
+and prints where the CA file is, so curl or a browser can trust it. Either form stops
+gracefully on Ctrl+C and on SIGTERM, also when started in the background.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ async def serve(host: str, port: int, tls_port: int, cert_dir: Path) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     import aiohttp_h2
     from examples.devcert import dev_certificate
+    from examples.stopping import stop_signal
 
     cert, key, ca = dev_certificate(cert_dir)
     runner = aiohttp_h2.AppRunner(init())
@@ -52,9 +54,10 @@ async def serve(host: str, port: int, tls_port: int, cert_dir: Path) -> None:
     print(f"HTTP/1.1 + h2c:        http://{host}:{port}/world")
     print(f"HTTPS (h2, http/1.1):  https://{host}:{tls_port}/world   (CA: {ca})")
     print(f"Try: curl --http2-prior-knowledge http://{host}:{port}/world")
-    print(f"     curl --cacert {ca} https://localhost:{tls_port}/world")
+    print(f"     curl --cacert {ca} https://localhost:{tls_port}/world", flush=True)
     try:
-        await asyncio.Event().wait()
+        signum = await stop_signal()
+        print(f"{signum.name}: shutting down", flush=True)
     finally:
         await runner.cleanup()
 
@@ -68,6 +71,7 @@ def main() -> None:
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(args.host, args.port, args.tls_port, args.cert_dir))
+    print("Stopped")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import enum
 import logging
 import os
 import shutil
@@ -12,7 +13,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -51,6 +53,65 @@ class AccessLog(logging.Handler):
         return sum(needle in line for line in self.lines)
 
 
+class SigintAtStart(enum.Enum):
+    """What SIGINT does in a child process when it starts (exec keeps "ignored")."""
+
+    #: As from an interactive shell: Python turns Ctrl+C into ``KeyboardInterrupt``.
+    DEFAULT = "SIG_DFL"
+    #: As in a background job of a non-interactive shell, under ``nohup`` or some CI runners.
+    IGNORED = "SIG_IGN"
+
+
+#: Sets SIGINT's disposition, then becomes the real command (same pid, same fds).
+_SET_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, getattr(signal, sys.argv[1])); "
+    "os.execvp(sys.argv[2], sys.argv[2:])"
+)
+
+
+def with_sigint(argv: Sequence[str], start: SigintAtStart = SigintAtStart.DEFAULT) -> list[str]:
+    """``argv`` run with SIGINT as ``start`` says, whatever this test process inherited.
+
+    A suite started in the background (``bash scripts/test &``) inherits SIGINT ignored
+    and would pass that on; a test that sends SIGINT "as Ctrl+C does" must not depend
+    on how pytest was started.
+    """
+    return [sys.executable, "-c", _SET_SIGINT, start.value, *argv]
+
+
+@dataclass(frozen=True)
+class StopBy:
+    """How a test stops a server process: the signal, and SIGINT's disposition at its start."""
+
+    name: str
+    signum: signal.Signals
+    start: SigintAtStart
+
+    def __str__(self) -> str:
+        return self.name
+
+
+#: Every way a server is stopped in practice; each must end in exit status 0.
+STOPS = (
+    StopBy("ctrl-c", signal.SIGINT, SigintAtStart.DEFAULT),
+    StopBy("sigint-ignored-at-start", signal.SIGINT, SigintAtStart.IGNORED),
+    StopBy("sigterm", signal.SIGTERM, SigintAtStart.IGNORED),
+)
+
+
+def stop_process(proc: subprocess.Popen[bytes], signum: signal.Signals, output: Path, timeout: float = 30.0) -> int:
+    """Send ``signum`` and wait for the exit status; killed (and a failure) after ``timeout``."""
+    if proc.poll() is None:
+        proc.send_signal(signum)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        text = output.read_text(errors="replace")
+        raise AssertionError(f"no exit within {timeout:g} s of {signum.name}:\n{text}") from None
+
+
 def wait_for_port(host: str, port: int, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -83,27 +144,24 @@ class CliServer:
         """Everything the server printed so far (stdout and stderr, incl. the access log)."""
         return self._output.read_text(errors="replace")
 
-    def stop(self, timeout: float = 20.0) -> tuple[int, str]:
-        """SIGINT, as Ctrl+C does; returns (exit code, output)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-        try:
-            code = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError(f"server did not stop within {timeout}s of SIGINT:\n{self.output()}") from None
+    def stop(self, timeout: float = 20.0, signum: signal.Signals = signal.SIGINT) -> tuple[int, str]:
+        """SIGINT (as Ctrl+C does) or another signal; returns (exit code, output)."""
+        code = stop_process(self.proc, signum, self._output, timeout)
         return code, self.output()
 
 
 @contextlib.contextmanager
-def cli_server(tls_files: dict[str, Path] | None = None) -> Iterator[CliServer]:
+def cli_server(
+    tls_files: dict[str, Path] | None = None,
+    options: Sequence[str] = (),
+    start: SigintAtStart = SigintAtStart.DEFAULT,
+) -> Iterator[CliServer]:
     """Start the real command line as a subprocess; always killed at the end.
 
     The test itself should call ``server.stop()`` and check the exit code and output.
     """
     port = free_port()
-    argv = [sys.executable, "-m", "aiohttp_h2", "-H", "127.0.0.1", "-P", str(port)]
+    argv = [sys.executable, "-m", "aiohttp_h2", "-H", "127.0.0.1", "-P", str(port), *options]
     if tls_files is not None:
         argv += ["--certfile", str(tls_files["cert"]), "--keyfile", str(tls_files["key"])]
     argv.append("examples.hello:init")
@@ -111,7 +169,9 @@ def cli_server(tls_files: dict[str, Path] | None = None) -> Iterator[CliServer]:
         output = Path(tmp) / "server.log"
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with output.open("wb") as sink:
-            proc = subprocess.Popen(argv, cwd=REPO, stdout=sink, stderr=subprocess.STDOUT, env=env)
+            proc = subprocess.Popen(
+                with_sigint(argv, start), cwd=REPO, stdout=sink, stderr=subprocess.STDOUT, env=env
+            )
         server = CliServer(port, tls_files is not None, proc, output)
         try:
             wait_for_port("127.0.0.1", port, proc)

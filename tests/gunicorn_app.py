@@ -67,3 +67,13 @@ class Worker7(aiohttp_h2.GunicornH2Worker):
     """A deployment's worker subclass carrying the HTTP/2 settings."""
 
     h2_settings = aiohttp_h2.H2Settings(max_concurrent_streams=7)
+
+
+class WorkerWithDict(aiohttp_h2.GunicornH2Worker):
+    """A mistake: a dict where ``H2Settings`` belongs. The worker must fail to boot."""
+
+    h2_settings = {"max_concurrent_streams": 5}  # type: ignore[assignment]
+
+
+#: The same mistake in ``handler_args``.
+dict_settings_app = web.Application(handler_args={"h2_settings": {"max_concurrent_streams": 5}})

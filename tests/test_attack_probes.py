@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from . import attack_probes
+from .client_support import with_sigint
 from .conftest import free_port
 
 pytestmark = pytest.mark.timeout(120)
@@ -55,15 +56,10 @@ async def example_server(log_path: Path) -> AsyncIterator[tuple[asyncio.subproce
     port = free_port()
     with log_path.open("wb") as log:
         server = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "aiohttp_h2",
-            "-H",
-            "127.0.0.1",
-            "-P",
-            str(port),
-            "--no-access-log",
-            "examples.bookstore.app:create_app",
+            *with_sigint(
+                [sys.executable, "-m", "aiohttp_h2", "-H", "127.0.0.1", "-P", str(port), "--no-access-log",
+                 "examples.bookstore.app:create_app"]
+            ),
             cwd=ROOT,
             stdout=log,
             stderr=log,

@@ -28,7 +28,7 @@ from examples.bookstore import generate
 from examples.bookstore.app import BOOKS_JSON, book_title, load_books
 from examples.bookstore.server import Served, start
 
-from .client_support import REPO, require_tool, wait_for_port
+from .client_support import REPO, STOPS, SigintAtStart, StopBy, require_tool, stop_process, wait_for_port, with_sigint
 from .conftest import free_port, run_command
 
 TIMEOUT = 30.0
@@ -192,11 +192,13 @@ def test_shipped_books_json_is_what_the_generator_writes() -> None:
 
 
 @contextlib.contextmanager
-def subprocess_server(argv: list[str], ports: list[int], output: Path) -> Iterator[subprocess.Popen[bytes]]:
+def subprocess_server(
+    argv: list[str], ports: list[int], output: Path, start: SigintAtStart = SigintAtStart.DEFAULT
+) -> Iterator[subprocess.Popen[bytes]]:
     """Run ``argv`` from the repository root until the test stops it; always killed at the end."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with output.open("wb") as sink:
-        proc = subprocess.Popen(argv, cwd=REPO, stdout=sink, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(with_sigint(argv, start), cwd=REPO, stdout=sink, stderr=subprocess.STDOUT, env=env)
     try:
         for port in ports:
             wait_for_port("127.0.0.1", port, proc, timeout=60.0)
@@ -207,16 +209,13 @@ def subprocess_server(argv: list[str], ports: list[int], output: Path) -> Iterat
             proc.wait(10)
 
 
-def interrupt(proc: subprocess.Popen[bytes], output: Path) -> str:
-    """SIGINT, as Ctrl+C does; the process must exit with 0. Returns everything it printed."""
-    proc.send_signal(signal.SIGINT)
-    try:
-        code = proc.wait(30)
-    except subprocess.TimeoutExpired:
-        raise AssertionError(f"no exit within 30 s of SIGINT:\n{output.read_text()}") from None
+def interrupt(proc: subprocess.Popen[bytes], output: Path, signum: signal.Signals = signal.SIGINT) -> str:
+    """SIGINT (as Ctrl+C does) or SIGTERM; the process must exit with 0. Returns everything it printed."""
+    code = stop_process(proc, signum, output)
     text = output.read_text()
     assert code == 0, text
     assert "Traceback" not in text, text
+    assert f"{signum.name}: shutting down" in text, text
     return text
 
 
@@ -279,16 +278,33 @@ async def test_python_m_examples_bookstore_no_h2(tmp_path: Path, tls_files: dict
     assert not (tmp_path / "x").exists()
 
 
-async def test_hello_py_uses_the_shared_dev_certificate(tmp_path: Path) -> None:
-    """``python examples/hello.py`` still makes its certificate (now through ``examples/devcert.py``)."""
+@pytest.mark.parametrize("stop", STOPS, ids=str)
+async def test_hello_py_uses_the_shared_dev_certificate(tmp_path: Path, stop: StopBy) -> None:
+    """``python examples/hello.py`` makes its certificate (through ``examples/devcert.py``) and stops
+    cleanly on Ctrl+C, on SIGINT when started with SIGINT ignored (a background job), and on SIGTERM."""
     port, tls_port, cert_dir = free_port(), free_port(), tmp_path / "certs"
     argv = [sys.executable, "examples/hello.py", "--port", str(port), "--tls-port", str(tls_port)]
     argv += ["--cert-dir", str(cert_dir)]
     output = tmp_path / "hello.log"
-    with subprocess_server(argv, [port, tls_port], output) as proc:
+    with subprocess_server(argv, [port, tls_port], output, stop.start) as proc:
         resolve = ["--resolve", f"localhost:{tls_port}:127.0.0.1"]
         body, version = await curl(
             "--cacert", str(cert_dir / "ca.pem"), *resolve, f"https://localhost:{tls_port}/world"
         )
         assert (body, version) == ("Hello, world", "2")
-        interrupt(proc, output)
+        text = interrupt(proc, output, stop.signum)
+    assert text.rstrip().endswith("Stopped"), text
+
+
+@pytest.mark.parametrize("stop", STOPS, ids=str)
+async def test_bookstore_stops_on_every_signal(tmp_path: Path, tls_files: dict[str, Path], stop: StopBy) -> None:
+    """``python -m examples.bookstore`` ends with status 0 and its goodbye however it is stopped."""
+    port, tls_port = free_port(), free_port()
+    argv = [sys.executable, "-m", "examples.bookstore", "--port", str(port), "--tls-port", str(tls_port)]
+    argv += ["--certfile", str(tls_files["cert"]), "--keyfile", str(tls_files["key"])]
+    output = tmp_path / "server.log"
+    with subprocess_server(argv, [port, tls_port], output, stop.start) as proc:
+        body, version = await curl("--http2-prior-knowledge", f"http://127.0.0.1:{port}/api/books/3")
+        assert version == "2" and json.loads(body)["id"] == 3
+        text = interrupt(proc, output, stop.signum)
+    assert text.rstrip().endswith("Bookstore stopped."), text

@@ -24,6 +24,7 @@ import h2.connection
 import h2.events
 import h2.settings
 import httpx
+import pytest
 from gunicorn.config import Config
 
 from aiohttp_h2.test_utils import assert_h2, assert_http11
@@ -259,6 +260,24 @@ async def test_worker_subclass_carries_settings(tmp_path: Path) -> None:
         _, version, _, _ = await whoami_h2c(server)
         assert version == "2.0"
         assert await server.stop() == 0
+
+
+@pytest.mark.parametrize(
+    "worker,app,message",
+    [
+        ("tests.gunicorn_app.WorkerWithDict", "tests.gunicorn_app:bare_app", "WorkerWithDict.h2_settings must be"),
+        ("aiohttp_h2.GunicornH2Worker", "tests.gunicorn_app:dict_settings_app", "handler_args['h2_settings'] must be"),
+    ],
+    ids=["worker-attribute", "handler-args"],
+)
+def test_settings_of_the_wrong_type_fail_the_boot(worker: str, app: str, message: str) -> None:
+    """gunicorn halts with "Worker failed to boot" instead of serving connections that all fail."""
+    argv = [str(GUNICORN), app, "--worker-class", worker, "--workers", "1", "--bind", f"127.0.0.1:{free_port()}"]
+    done = subprocess.run([*argv, *NO_CONTROL_SOCKET], cwd=REPO, capture_output=True, text=True, timeout=120)
+    output = done.stdout + done.stderr
+    assert done.returncode == 3, output  # gunicorn's WORKER_BOOT_ERROR
+    assert f"TypeError: {message} an aiohttp_h2.H2Settings or None, not dict" in output, output
+    assert "Worker failed to boot" in output, output
 
 
 def test_import_does_not_need_gunicorn() -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 import ssl
 import sys
 import textwrap
@@ -18,7 +17,7 @@ from aiohttp import web
 
 import aiohttp_h2
 
-from .client_support import require_tool
+from .client_support import STOPS, StopBy, require_tool, with_sigint
 from .conftest import free_port
 from .test_raw_frames import RawClient, check_serves, until
 
@@ -163,14 +162,16 @@ RUN_APP_SCRIPT = textwrap.dedent(
 )
 
 
-async def test_run_app_adds_alpn_and_drains_on_sigint(tmp_path: Path, tls_files) -> None:
+@pytest.mark.parametrize("stop", STOPS, ids=str)
+async def test_run_app_adds_alpn_and_drains_on_sigint(tmp_path: Path, tls_files, stop: StopBy) -> None:
+    """Ctrl+C, SIGINT with SIGINT ignored at start (a background job) and SIGTERM all drain."""
     script = tmp_path / "serve.py"
     script.write_text(RUN_APP_SCRIPT)
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
+    argv = with_sigint([sys.executable, str(script), str(port), str(tls_files["cert"]), str(tls_files["key"])], stop.start)
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(script), str(port), str(tls_files["cert"]), str(tls_files["key"]),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env,
+        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env,
     )
     try:
         for _ in range(200):
@@ -196,7 +197,7 @@ async def test_run_app_adds_alpn_and_drains_on_sigint(tmp_path: Path, tls_files)
             assert line, "the server exited before the slow request arrived"
             if b"slow started" in line:
                 break
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop.signum)
         slow_out, _ = await asyncio.wait_for(slow.communicate(), 10)
         assert slow_out == b"slow done 2 200", slow_out
         out, _ = await asyncio.wait_for(proc.communicate(), 15)

@@ -7,6 +7,8 @@ plugin loads without its test-only dependencies and works in pytest-asyncio's st
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -154,3 +156,30 @@ def test_fixtures_work_in_strict_mode(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1 passed" in proc.stdout
+
+
+def readme_pytest_example() -> str:
+    """The test module printed in the README's "Testing your app" section."""
+    section = (REPO / "README.md").read_text().split("## Testing your app", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    (example,) = [block for block in blocks if "async def test_" in block]
+    return example
+
+
+def test_readme_example_runs_as_printed(tmp_path: Path) -> None:
+    """Copied into an empty project with no pytest configuration (pytest-asyncio's strict mode,
+    the default): it must pass as printed, without a "not natively supported" failure."""
+    (tmp_path / "test_readme.py").write_text(readme_pytest_example())
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")  # this project's own, empty config
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "test_readme.py"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert re.search(r"=+ 1 passed", proc.stdout), proc.stdout
+    assert "asyncio: mode=Mode.STRICT" in proc.stdout, proc.stdout  # pytest-asyncio's default, not ours

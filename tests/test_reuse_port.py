@@ -19,6 +19,7 @@ import httpx
 
 from aiohttp_h2.test_utils import assert_h2, assert_http11
 
+from .client_support import with_sigint
 from .conftest import free_port
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,7 +39,9 @@ def cli(port: int, *options: str) -> list[str]:
 @contextlib.asynccontextmanager
 async def process(argv: list[str], log: Path) -> AsyncIterator[asyncio.subprocess.Process]:
     with log.open("wb") as sink:
-        proc = await asyncio.create_subprocess_exec(*argv, cwd=REPO, stdout=sink, stderr=asyncio.subprocess.STDOUT)
+        proc = await asyncio.create_subprocess_exec(
+            *with_sigint(argv), cwd=REPO, stdout=sink, stderr=asyncio.subprocess.STDOUT
+        )
     try:
         yield proc
     finally:

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
+import subprocess
+import sys
+import textwrap
+import typing
 from typing import Any
 
 import aiohttp
@@ -14,6 +19,23 @@ import aiohttp_h2
 from aiohttp_h2 import _compat
 from aiohttp_h2.message import HTTP2, RequestRejected, parse_request_headers, response_header_block
 from aiohttp_h2.settings import pop_h2_settings
+
+from .conftest import free_port
+
+#: Values of the wrong type for each kind of field; each must be refused at construction.
+WRONG_TYPES = {
+    "bool": [1, 0, "yes", None],
+    "int": [1.5, 5.0, True, "5", None],
+    "float": ["75", True, math.nan, None],
+    "Literal": [1, True, None, b"final"],
+}
+
+
+def kind_of(hint: Any) -> str:
+    return "Literal" if typing.get_origin(hint) is typing.Literal else getattr(hint, "__name__", repr(hint))
+
+
+FIELDS = [(name, kind_of(hint)) for name, hint in typing.get_type_hints(aiohttp_h2.H2Settings).items()]
 
 
 def test_settings_are_immutable_with_safe_defaults() -> None:
@@ -46,6 +68,77 @@ def test_settings_reject_out_of_range_values(field: str, value: object) -> None:
         aiohttp_h2.H2Settings(**{field: value})  # type: ignore[arg-type]
 
 
+def test_every_field_has_a_checked_type() -> None:
+    assert {kind for _, kind in FIELDS} <= set(WRONG_TYPES), FIELDS
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [(name, value) for name, kind in FIELDS for value in WRONG_TYPES[kind]],
+    ids=lambda v: repr(v) if not isinstance(v, str) or " " in v else v,
+)
+def test_settings_reject_wrong_types(field: str, value: object) -> None:
+    """``max_concurrent_streams=1.5`` used to break every HTTP/2 connection with struct.error,
+    ``idle_timeout="75"`` raised a bare TypeError from a comparison: both are refused here."""
+    with pytest.raises(TypeError, match=rf"^H2Settings\.{field} must be (a bool|an int|a number|a str), not "):
+        aiohttp_h2.H2Settings(**{field: value})  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=rf"^H2Settings\.{field} must be"):
+        aiohttp_h2.H2Settings().replace(**{field: value})
+
+
+def test_settings_accept_ints_for_numbers() -> None:
+    settings = aiohttp_h2.H2Settings(idle_timeout=5, reset_rate=10, h2c_upgrade=False)
+    assert (settings.idle_timeout, settings.reset_rate, settings.h2c_upgrade) == (5, 10, False)
+
+
+BAD = {"max_concurrent_streams": 5}
+MESSAGE = r"h2_settings must be an aiohttp_h2\.H2Settings or None, not dict .*H2Settings\(\*\*mapping\)"
+
+
+async def _handler(request: web.BaseRequest) -> web.Response:
+    return web.Response()
+
+
+async def test_entry_points_refuse_a_dict_at_construction() -> None:
+    """A dict used to start fine and then kill every connection (HTTP/1.1 too) with AttributeError."""
+    with pytest.raises(TypeError, match=MESSAGE):
+        aiohttp_h2.AppRunner(web.Application(), h2_settings=BAD)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^handler_args\['h2_settings'\] must be an aiohttp_h2\.H2Settings"):
+        aiohttp_h2.AppRunner(web.Application(handler_args={"h2_settings": BAD}))
+    with pytest.raises(TypeError, match=MESSAGE):
+        aiohttp_h2.Server(_handler, h2_settings=BAD)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^h2_settings must be .*not str"):
+        aiohttp_h2.AppRunner(web.Application(), h2_settings="max_concurrent_streams=5")  # type: ignore[arg-type]
+
+
+RUN_APP_WITH = textwrap.dedent(
+    """
+    import sys
+    from aiohttp import web
+    import aiohttp_h2
+
+    bad = {"max_concurrent_streams": 5}
+    if sys.argv[1] == "argument":
+        aiohttp_h2.run_app(web.Application(), host="127.0.0.1", port=int(sys.argv[2]), h2_settings=bad)
+    else:
+        app = web.Application(handler_args={"h2_settings": bad})
+        aiohttp_h2.run_app(app, host="127.0.0.1", port=int(sys.argv[2]))
+    """
+)
+
+
+@pytest.mark.parametrize("where", ["argument", "handler_args"])
+def test_run_app_refuses_a_dict_before_serving(where: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_APP_WITH, where, str(free_port())], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    prefix = "h2_settings" if where == "argument" else "handler_args['h2_settings']"
+    assert last.startswith(f"TypeError: {prefix} must be an aiohttp_h2.H2Settings or None, not dict"), done.stderr
+    assert "Running on" not in done.stdout
+
+
 def test_pop_h2_settings() -> None:
     custom = aiohttp_h2.H2Settings(max_concurrent_streams=3)
     kwargs = {"h2_settings": custom, "keepalive_timeout": 3}
@@ -75,6 +168,8 @@ async def test_compat_names_exist_in_this_aiohttp() -> None:
     """If this fails, aiohttp renamed a private name that _compat.py relies on."""
     server = web.Server(lambda request: None)  # type: ignore[arg-type,return-value]
     assert isinstance(_compat.server_kwargs(server), dict)
+    assert _compat.app_handler_args(web.Application(handler_args={"a": 1})) == {"a": 1}
+    assert _compat.app_handler_args(web.Application()) == {}
     assert _compat.server_loop(server) is not None
     assert callable(web.BaseRequest._cancel) and callable(web.BaseRequest._finish)
     assert callable(web.RequestHandler.handle_error)

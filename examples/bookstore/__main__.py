@@ -12,8 +12,9 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 from pathlib import Path
+
+from examples.stopping import stop_signal
 
 from .server import Served, start
 
@@ -72,15 +73,11 @@ async def _serve(args: argparse.Namespace) -> None:
         h2=not args.no_h2,
         access_log=args.access_log,
     )
-    stop = asyncio.Event()
-    # Ctrl+C and SIGTERM stop it the same way. Handlers set here also work when SIGINT was ignored
-    # at startup (a background job of a non-interactive shell), where Python raises no KeyboardInterrupt.
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
     try:
         _describe(served)
-        await stop.wait()
+        # Ctrl+C and SIGTERM stop it the same way, also when SIGINT was ignored at startup.
+        signum = await stop_signal()
+        print(f"{signum.name}: shutting down", flush=True)
     finally:
         await served.close()
 
