@@ -343,7 +343,7 @@ class H2Protocol(asyncio.Protocol):
                 self._reset_for_peer(stream_id, PROTOCOL_ERROR)
                 return
             self._reject(stream_id, exc, event.headers, event.stream_ended is not None)  # type: ignore[arg-type]
-            self._stream_wasted()
+            self.stream_wasted()
             return
         ended = event.stream_ended is not None
         if ended and head.message.headers.get("Content-Length", "0") != "0":
@@ -436,7 +436,7 @@ class H2Protocol(asyncio.Protocol):
         wasted = not stream.handler_done
         self._abort_stream(stream, ConnectionResetError(f"HTTP/2 stream reset by peer (error code {code})"))
         if wasted:
-            self._stream_wasted()
+            self.stream_wasted()
 
     def _reset_for_peer(self, stream_id: int, error_code: int | None) -> None:
         """Reset a stream because of what the peer sent, and charge the peer for it.
@@ -453,9 +453,9 @@ class H2Protocol(asyncio.Protocol):
         stream = self.streams.get(stream_id)
         if stream is not None:
             self._abort_stream(stream, ConnectionResetError("HTTP/2 stream reset by server: the peer's frames"))
-        self._stream_wasted()
+        self.stream_wasted()
 
-    def _stream_wasted(self) -> None:
+    def stream_wasted(self) -> None:
         """A stream ended undone because of the peer: charge the Rapid Reset budget."""
         if not self._policy.stream_wasted(self.loop.time()):
             self._calm_down()

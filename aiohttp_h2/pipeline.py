@@ -112,6 +112,7 @@ def _build_request(stream: H2Stream, message: Any, handler: Any) -> tuple[BaseRe
             peer_label(stream.peername),
             exc,
         )
+        stream.conn.stream_wasted()  # answered without the app, like a refused header list
         stand_in = stand_in_message(message.method, message.path)
         request = ctx.request_factory(stand_in, stream.reader, stream, stream.writer, task)
         return request, answer_with(web.HTTPBadRequest(text="400: Bad Request"))

@@ -208,6 +208,18 @@ async def test_request_aiohttp_cannot_build_gets_400(
     assert lines[0].exc_info is None
 
 
+async def test_unbuildable_requests_cost_the_reset_budget(connect: Connect) -> None:
+    """Each such 400 is answered without the app, like a refused header list, so it is
+    charged to the Rapid Reset budget: a peer that sends nothing else gets
+    GOAWAY(ENHANCE_YOUR_CALM) instead of an endless supply of cheap 400s."""
+    settings = aiohttp_h2.H2Settings(reset_burst=5, reset_rate=1)
+    c = await connect(app=echo_app(Seen()), h2_settings=settings)
+    blocks = [c.request(sid, [(b":method", b"CONNECT"), (b":authority", b"h:x")]) for sid in range(1, 41, 2)]
+    await c.send(*blocks)
+    goaway = await c.expect(lambda f: f.type == GOAWAY, "GOAWAY(ENHANCE_YOUR_CALM)")
+    assert goaway.error_code == 0xB  # ENHANCE_YOUR_CALM
+
+
 async def test_request_factory_failing_twice_resets_the_stream(
     connect: Connect, logs: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
