@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,10 @@ from aiohttp import web
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# throughput.py --baseline: serve aiohttp_h2 from an earlier checkout (the examples stay ROOT's).
+BASELINE_ENV = "AIOHTTP_H2_BENCH_CODE"
+if os.environ.get(BASELINE_ENV):
+    sys.path.insert(0, os.environ[BASELINE_ENV])
 
 HELLO = b"Hello, world!"
 DOWNLOAD = bytes(range(256)) * (1024 * 1024 // 256)
@@ -192,9 +197,12 @@ def main() -> None:
     elif args.stack == "aiohttp-h2":
         import aiohttp_h2
 
+        print("aiohttp_h2 from", aiohttp_h2.__file__, flush=True)  # which checkout (--baseline)
         aiohttp_h2.run_app(make_app(), **common)
     elif args.stack == "bookstore":
         import aiohttp_h2
+
+        print("aiohttp_h2 from", aiohttp_h2.__file__, flush=True)
         from examples.bookstore.app import create_app
 
         aiohttp_h2.run_app(create_app(), **common)

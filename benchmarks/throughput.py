@@ -21,6 +21,11 @@ other processes spreads over all variants; the table shows medians.
 
     python benchmarks/throughput.py [--runs 3] [--requests 20000] [--mib-requests 300] [--wrk]
     python benchmarks/throughput.py --quick          # smoke test: tiny sizes, one run
+    python benchmarks/throughput.py --baseline DIR   # adds "baseline h2c": aiohttp-h2 from DIR
+
+``--baseline`` takes a checkout of an earlier commit (``git worktree add DIR COMMIT``) and
+serves it as one more variant, interleaved with the others, so a change is measured against
+the code before it in the same run; the ratios then include current/baseline.
 """
 
 from __future__ import annotations
@@ -60,6 +65,8 @@ class Variant:
     name: str
     stack: str
     http1: bool
+    #: Import aiohttp_h2 from this checkout instead (``--baseline``): before/after in one run.
+    pythonpath: str | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +149,9 @@ def main() -> None:
     parser.add_argument("--wrk-seconds", type=float, default=5.0)
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio", help="the servers' event loop")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one run (smoke test)")
+    parser.add_argument(
+        "--baseline", type=Path, help="a checkout of an earlier commit, served as variant 'baseline h2c'"
+    )
     parser.add_argument("--json", type=Path, default=RESULTS / "throughput.json", help="where to write results")
     args = parser.parse_args()
     if args.quick:
@@ -151,7 +161,12 @@ def main() -> None:
         words = [w.strip() for w in spec.split(",") if w.strip()]
         return [i for i in items if not words or any(w in i.name for w in words)]
 
-    cases, variants = chosen(CASES, args.cases), chosen(VARIANTS, args.variants)
+    candidates = list(VARIANTS)
+    if args.baseline is not None:
+        if not (args.baseline / "aiohttp_h2" / "__init__.py").is_file():
+            parser.error(f"--baseline {args.baseline}: no aiohttp_h2 package there")
+        candidates.append(Variant("baseline h2c", "aiohttp-h2", False, str(args.baseline.resolve())))
+    cases, variants = chosen(CASES, args.cases), chosen(candidates, args.variants)
     if not cases or not variants:
         parser.error("no case or variant selected")
     raise_nofile(4096)
@@ -168,7 +183,12 @@ def main() -> None:
             # One server process per variant, even where two variants share a stack: a process that
             # also served h2c carries that run's heap into the HTTP/1.1 numbers otherwise.
             for variant in variants:
-                servers[variant.name] = start_server(variant.name, stack_argv(variant.stack, loop=args.loop))
+                env = None
+                if variant.pythonpath is not None:
+                    env = {**os.environ, "AIOHTTP_H2_BENCH_CODE": variant.pythonpath}
+                servers[variant.name] = start_server(
+                    variant.name, stack_argv(variant.stack, loop=args.loop), env=env
+                )
             for variant in variants:  # warm-up: imports, caches, the first connections
                 server = servers[variant.name]
                 for case in cases:
@@ -258,6 +278,9 @@ def report(
         "aiohttp-h2_h2c/aiohttp_h1": ("aiohttp-h2 h2c", "aiohttp h1"),
     }
     headers = ["case", "h2c: aiohttp-h2/hypercorn", "h1: aiohttp-h2/aiohttp", "aiohttp-h2 h2c/aiohttp h1"]
+    if args.baseline is not None:
+        pairs["aiohttp-h2_h2c/baseline_h2c"] = ("aiohttp-h2 h2c", "baseline h2c")
+        headers.append("h2c: current/baseline")
     ratios: dict[str, dict[str, Any]] = {}
     ratio_table, cpu_ratio_table = Table(list(headers)), Table(list(headers))
     for case in CASES:

@@ -62,6 +62,22 @@ def test_throughput_quick(tmp_path: Path) -> None:
     assert "ratios of medians" in proc.stdout
 
 
+def test_throughput_baseline_variant(tmp_path: Path) -> None:
+    """``--baseline DIR`` serves aiohttp_h2 from another checkout as one more variant and
+    prints current/baseline ratios (here the checkout is this one, so both are the same code)."""
+    out = tmp_path / "throughput.json"
+    root = Path(__file__).resolve().parent.parent
+    proc = run_script(
+        "throughput.py", "--quick", "--baseline", str(root), "--cases", "json", "--variants", "aiohttp-h2 h2c,baseline",
+        "--json", str(out),
+    )
+    data = load(out)
+    (per_variant,) = data["summary"].values()
+    assert set(per_variant) == {"aiohttp-h2 h2c", "baseline h2c"}
+    assert per_variant["baseline h2c"]["failed"] == 0 and per_variant["baseline h2c"]["protocol"] == "h2c"
+    assert "current/baseline" in proc.stdout
+
+
 def test_memory_quick(tmp_path: Path) -> None:
     out = tmp_path / "memory.json"
     run_script("memory.py", "--quick", "--json", str(out))
