@@ -2,14 +2,22 @@
 
 aiohttp has no public seam for a second wire protocol, so a few underscore attributes
 are unavoidable. Each is reached through a function here; a new aiohttp release that
-renames one breaks this module and ``tests/test_compat.py`` says which name moved.
+renames one breaks this module and ``tests/test_settings_and_compat.py`` says which
+name moved (``test_compat_*``).
 
-Checked against aiohttp 3.14.5.
+Sections: helpers that read or call a private name; base classes and mixins whose
+underscore methods are aiohttp's own subclass hooks (``AppRunner._make_server``,
+``TestServer._make_runner``, the gunicorn worker's ``_run`` and
+``_create_ssl_context``), each forwarding to a public method of ours.
+
+Checked against aiohttp 3.14.5 (``CHECKED_AIOHTTP_VERSIONS``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web, web_protocol
@@ -26,6 +34,12 @@ __all__ = (
     "request_finish",
     "build_error_response",
     "cancel_all_tasks",
+    "ServerConnection",
+    "HookedAppRunner",
+    "TestServerHooks",
+    "GunicornWorkerHooks",
+    "worker_log_format",
+    "aiohttp_worker_ssl_context",
 )
 
 CHECKED_AIOHTTP_VERSIONS = ("3.14.5",)
@@ -90,3 +104,81 @@ def cancel_all_tasks(loop: asyncio.AbstractEventLoop) -> None:
     from aiohttp import web as _web
 
     _web._cancel_tasks(asyncio.all_tasks(loop), loop)
+
+
+# --- Subclass hooks: aiohttp's underscore methods, forwarded to public ones ---------
+
+
+class ServerConnection:
+    """A connection ``web.Server.connection_made``/``connection_lost`` can register.
+
+    ``web.Server.connection_lost`` reads ``handler._task_handler`` (a RequestHandler's
+    task, awaited before the connection leaves the registry); an HTTP/2 connection runs
+    no such task.
+    """
+
+    _task_handler: asyncio.Task[None] | None = None
+
+
+class HookedAppRunner(web.AppRunner):
+    """``web.AppRunner`` whose server-building hook ``_make_server`` is public.
+
+    aiohttp's ``_make_server`` runs the startup signals, freezes the app and merges
+    ``handler_args``; ``wrap_server`` then gets the stock ``web.Server`` it built.
+    """
+
+    async def _make_server(self) -> web.Server:
+        return self.wrap_server(await super()._make_server())
+
+    def wrap_server(self, stock: web.Server) -> web.Server:
+        return stock
+
+
+class TestServerHooks:
+    """Mixin for ``aiohttp.test_utils.TestServer``: its runner hook ``_make_runner`` is
+    ``make_runner``. (A mixin so that importing aiohttp_h2 does not import aiohttp's
+    test utilities.)"""
+
+    __test__ = False
+
+    async def _make_runner(self, **kwargs: Any) -> web.BaseRunner:
+        return self.make_runner(**kwargs)
+
+    def make_runner(self, **kwargs: Any) -> web.BaseRunner:
+        raise NotImplementedError
+
+
+class GunicornWorkerHooks:
+    """Mixin for ``aiohttp.worker.GunicornWebWorker`` (it does not import gunicorn).
+
+    The worker's serving coroutine ``_run`` becomes ``serve(run)``, where ``run`` is
+    aiohttp's own; its TLS hook ``_create_ssl_context(cfg)`` (a static method in
+    aiohttp, called on the instance by ``_run``) becomes ``ssl_context(cfg)``.
+    """
+
+    async def _run(self) -> None:
+        parent: Any = super()
+        await self.serve(parent._run)
+
+    async def serve(self, run: Callable[[], Awaitable[None]]) -> None:
+        await run()
+
+    def _create_ssl_context(self, cfg: Any) -> ssl.SSLContext:
+        return self.ssl_context(cfg)
+
+    def ssl_context(self, cfg: Any) -> ssl.SSLContext:
+        return aiohttp_worker_ssl_context(cfg)
+
+
+def worker_log_format(worker: Any, source_format: str) -> str:
+    """The access-log format aiohttp's worker derives from gunicorn's ``access_log_format``."""
+    log_format: str = worker._get_valid_log_format(source_format)
+    return log_format
+
+
+def aiohttp_worker_ssl_context(cfg: Any) -> ssl.SSLContext:
+    """The TLS context aiohttp's own gunicorn worker builds from gunicorn's config."""
+    from aiohttp.worker import GunicornWebWorker
+
+    context: ssl.SSLContext = GunicornWebWorker._create_ssl_context(cfg)
+    return context

@@ -24,6 +24,7 @@ from aiohttp.http_exceptions import ContentEncodingError
 from aiohttp.http_parser import DeflateBuffer
 from aiohttp.streams import StreamReader
 
+from ._compat import ServerConnection
 from ._h2compat import H2_CONFIG, BodyLengthMismatch, H2StateMachine, LocalSettings, data_frame_header
 from .flow import Credit
 from .message import RequestRejected, header_list_size, parse_request_headers, rejected_request_message
@@ -68,7 +69,7 @@ _WORK_PER_TURN = 1000
 _LINGER_SECONDS = 2.0
 
 
-class H2Protocol(asyncio.Protocol):
+class H2Protocol(ServerConnection, asyncio.Protocol):
     """One HTTP/2 connection. Created by the dispatcher once HTTP/2 is chosen."""
 
     def __init__(self, ctx: ServerContext, upgrade: UpgradeRequest | None = None) -> None:
@@ -79,7 +80,6 @@ class H2Protocol(asyncio.Protocol):
         self._handover = Handover.COMPLETE
         self._preface_handle: asyncio.TimerHandle | None = None
         self.transport: asyncio.Transport | None = None
-        self._task_handler = None  # read by web.Server.connection_lost
         self.h2 = H2StateMachine(config=H2_CONFIG)
         self.streams: dict[int, H2Stream] = {}
         self._sending: SendScheduler[H2Stream] = SendScheduler(self._stream_window)

@@ -6,14 +6,14 @@ from typing import Any
 
 from aiohttp import web
 
-from ._compat import app_handler_args, server_kwargs, server_loop
+from ._compat import HookedAppRunner, app_handler_args, server_kwargs, server_loop
 from .server import Server
 from .settings import H2Settings, checked_h2_settings, handler_args_h2_settings, pop_h2_settings
 
 __all__ = ("AppRunner",)
 
 
-class AppRunner(web.AppRunner):
+class AppRunner(HookedAppRunner):
     """Works with every aiohttp site (``TCPSite``, ``UnixSite``, ``SockSite``).
 
     ``h2_settings`` may also come through ``web.Application(handler_args=...)`` under
@@ -30,9 +30,8 @@ class AppRunner(web.AppRunner):
     def h2_settings(self) -> H2Settings | None:
         return self._h2_settings
 
-    async def _make_server(self) -> Server:
-        # aiohttp runs the startup signals, freezes the app and merges handler_args.
-        stock = await super()._make_server()
+    def wrap_server(self, stock: web.Server) -> Server:
+        # aiohttp has run the startup signals, frozen the app and merged handler_args.
         kwargs = server_kwargs(stock)
         return Server(
             stock.request_handler,

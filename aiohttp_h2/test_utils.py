@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from ._compat import TestServerHooks
 from .runner import AppRunner
 from .settings import H2Settings
 from .tls import configure_alpn
@@ -49,7 +50,7 @@ async def resolve_app(app: AppFactory) -> web.Application:
     return made
 
 
-class H2TestServer(TestServer):
+class H2TestServer(TestServerHooks, TestServer):
     """aiohttp's ``TestServer`` serving through ``aiohttp_h2.AppRunner``.
 
     Everything that accepts a ``TestServer`` keeps working, pytest-aiohttp's
@@ -83,7 +84,7 @@ class H2TestServer(TestServer):
         kwargs.setdefault("shutdown_timeout", 5.0)
         await super().start_server(loop=loop, **kwargs)
 
-    async def _make_runner(self, **kwargs: Any) -> AppRunner:
+    def make_runner(self, **kwargs: Any) -> AppRunner:
         return AppRunner(self.app, h2_settings=self.h2_settings, **kwargs)
 
     @property

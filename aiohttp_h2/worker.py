@@ -24,6 +24,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.worker import GunicornUVLoopWebWorker, GunicornWebWorker
 
+from ._compat import GunicornWorkerHooks, aiohttp_worker_ssl_context, worker_log_format
 from .runner import AppRunner
 from .server import Server
 from .settings import H2Settings, checked_h2_settings
@@ -32,12 +33,12 @@ from .tls import configure_alpn
 try:  # gunicorn >= 21: honours the ``ssl_context`` server hook
     from gunicorn.sock import ssl_context as gunicorn_ssl_context  # type: ignore[import-untyped]
 except ImportError:  # pragma: no cover - older gunicorn: aiohttp's own context
-    gunicorn_ssl_context = GunicornWebWorker._create_ssl_context
+    gunicorn_ssl_context = aiohttp_worker_ssl_context
 
 __all__ = ("GunicornH2Worker", "GunicornUVLoopH2Worker")
 
 
-class GunicornH2Worker(GunicornWebWorker):
+class GunicornH2Worker(GunicornWorkerHooks, GunicornWebWorker):  # type: ignore[misc]
     """aiohttp's gunicorn worker, serving HTTP/1.1 and HTTP/2 on gunicorn's sockets."""
 
     #: Settings for apps that do not bring their own through ``handler_args``.
@@ -45,8 +46,8 @@ class GunicornH2Worker(GunicornWebWorker):
     #: What gunicorn loaded: an Application or an async factory (set by gunicorn's base worker).
     wsgi: Any
 
-    async def _run(self) -> None:
-        # aiohttp's _run builds a plain web.AppRunner unless the app factory returns a
+    async def serve(self, run: Callable[[], Awaitable[None]]) -> None:
+        # aiohttp's run builds a plain web.AppRunner unless the app factory returns a
         # runner; handing it a factory that returns ours keeps the rest of its loop.
         target = self.wsgi
         self._h2_runner: AppRunner | None = None
@@ -54,7 +55,7 @@ class GunicornH2Worker(GunicornWebWorker):
         checked_h2_settings(self.h2_settings, f"{type(self).__qualname__}.h2_settings")
         self.wsgi = self._runner_factory(target)
         try:
-            await super()._run()
+            await run()
         finally:
             self.wsgi = target
 
@@ -74,7 +75,7 @@ class GunicornH2Worker(GunicornWebWorker):
                     logger=self.log,
                     keepalive_timeout=self.cfg.keepalive,
                     access_log=self.log.access_log if self.cfg.accesslog else None,
-                    access_log_format=self._get_valid_log_format(self.cfg.access_log_format),
+                    access_log_format=worker_log_format(self, self.cfg.access_log_format),
                     shutdown_timeout=self.cfg.graceful_timeout / 100 * 95,
                 )
             else:
@@ -86,10 +87,10 @@ class GunicornH2Worker(GunicornWebWorker):
 
         return make_runner
 
-    def _create_ssl_context(self, cfg: Any) -> ssl.SSLContext:  # type: ignore[override]
+    def ssl_context(self, cfg: Any) -> ssl.SSLContext:
         """gunicorn's context (so its ``ssl_context`` hook applies), then our ALPN.
 
-        Called by aiohttp's ``_run`` after the runner's setup, when the app's own
+        Called by aiohttp's run after the runner's setup, when the app's own
         ``h2_settings`` (which may turn ``h2_over_tls`` off) are known.
         """
         context: ssl.SSLContext = gunicorn_ssl_context(cfg)

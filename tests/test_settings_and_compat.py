@@ -179,6 +179,120 @@ async def test_compat_names_exist_in_this_aiohttp() -> None:
     assert aiohttp.__version__ in _compat.CHECKED_AIOHTTP_VERSIONS
 
 
+async def test_compat_server_connection_registry() -> None:
+    """``web.Server.connection_lost`` still reads ``_task_handler``: without
+    ``ServerConnection`` a connection that is not a RequestHandler breaks it."""
+
+    class Plain:
+        pass
+
+    class Registered(_compat.ServerConnection):
+        pass
+
+    server = web.Server(_handler)
+    transport: Any = object()
+    plain = Plain()
+    server.connection_made(plain, transport)  # type: ignore[arg-type]
+    with pytest.raises(AttributeError, match="_task_handler"):
+        server.connection_lost(plain)  # type: ignore[arg-type]
+    registered = Registered()
+    server.connection_made(registered, transport)  # type: ignore[arg-type]
+    assert registered in server.connections  # type: ignore[comparison-overlap]
+    server.connection_lost(registered)  # type: ignore[arg-type]
+    assert registered not in server.connections  # type: ignore[comparison-overlap]
+
+
+async def test_compat_app_runner_builds_its_server_through_the_hook() -> None:
+    """``web.AppRunner.setup`` still builds its server with ``_make_server``, after the
+    startup signals and with ``handler_args`` merged."""
+    wrapped: list[web.Server] = []
+
+    class Runner(_compat.HookedAppRunner):
+        def wrap_server(self, stock: web.Server) -> web.Server:
+            wrapped.append(stock)
+            return stock
+
+    app = web.Application(handler_args={"keepalive_timeout": 3.5})
+    started: list[bool] = []
+
+    async def on_startup(app: web.Application) -> None:
+        started.append(not wrapped)
+
+    app.on_startup.append(on_startup)
+    runner = Runner(app)
+    await runner.setup()
+    try:
+        assert started == [True] and wrapped == [runner.server]
+        assert _compat.server_kwargs(wrapped[0])["keepalive_timeout"] == 3.5
+    finally:
+        await runner.cleanup()
+
+
+async def test_compat_test_server_builds_its_runner_through_the_hook() -> None:
+    """``aiohttp.test_utils.TestServer.start_server`` still asks ``_make_runner``."""
+    from aiohttp.test_utils import TestServer
+
+    made: list[dict[str, Any]] = []
+
+    class Hooked(_compat.TestServerHooks, TestServer):
+        def make_runner(self, **kwargs: Any) -> web.BaseRunner:
+            made.append(kwargs)
+            return web.AppRunner(self.app, **kwargs)
+
+    server = Hooked(web.Application())
+    await server.start_server()
+    try:
+        assert made and made[0].get("handler_cancellation") is True
+    finally:
+        await server.close()
+
+
+def test_compat_gunicorn_worker_hooks() -> None:
+    """aiohttp's worker still serves from ``_run``, which asks the instance for
+    ``_create_ssl_context(cfg)`` (a static method there) and derives the access log
+    format with ``_get_valid_log_format``."""
+    import inspect
+
+    from aiohttp.worker import GunicornWebWorker
+
+    from aiohttp_h2.worker import GunicornH2Worker
+
+    run_source = inspect.getsource(GunicornWebWorker._run)
+    assert "self._create_ssl_context(self.cfg)" in run_source
+    assert "self._get_valid_log_format(" in run_source
+    assert isinstance(inspect.getattr_static(GunicornWebWorker, "_create_ssl_context"), staticmethod)
+    assert GunicornH2Worker._run is _compat.GunicornWorkerHooks._run
+    assert GunicornH2Worker._create_ssl_context is _compat.GunicornWorkerHooks._create_ssl_context
+    worker = GunicornWebWorker.__new__(GunicornWebWorker)
+    fmt = GunicornWebWorker.DEFAULT_GUNICORN_LOG_FORMAT
+    assert _compat.worker_log_format(worker, fmt) == GunicornWebWorker.DEFAULT_AIOHTTP_LOG_FORMAT
+    with pytest.raises(ValueError):
+        _compat.worker_log_format(worker, "%(h)s")
+
+
+def test_compat_aiohttp_worker_ssl_context(tmp_path: Any) -> None:
+    """aiohttp's own worker context, from gunicorn's config attributes."""
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost")
+    certfile, keyfile = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.cert_chain_pems[0].write_to_path(certfile)
+    cert.private_key_pem.write_to_path(keyfile)
+
+    class Cfg:
+        ssl_version = ssl.PROTOCOL_TLS_SERVER
+        cert_reqs = ssl.CERT_NONE
+        ca_certs = None
+        ciphers = None
+
+    Cfg.certfile, Cfg.keyfile = str(certfile), str(keyfile)  # type: ignore[attr-defined]
+    context = _compat.aiohttp_worker_ssl_context(Cfg())
+    assert isinstance(context, ssl.SSLContext) and context.verify_mode == ssl.CERT_NONE
+
+
 def test_http2_version_semantics() -> None:
     assert HTTP2 == HttpVersion(2, 0)
     assert HTTP2.major == 2 and HTTP2.minor == 0
