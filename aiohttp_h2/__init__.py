@@ -6,6 +6,7 @@ else about the app (routes, middlewares, signals, responses) stays as it is.
 
 from typing import TYPE_CHECKING, Any
 
+from ._versions import UncheckedVersionWarning
 from .connection import H2Protocol
 from .dispatch import PREFACE
 from .message import HTTP2
@@ -28,6 +29,7 @@ __all__ = (
     "HTTP2",
     "PREFACE",
     "Server",
+    "UncheckedVersionWarning",
     "configure_alpn",
     "run_app",
     "server_ssl_context",

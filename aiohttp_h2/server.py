@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from ._compat import server_kwargs, server_loop
+from ._versions import warn_unchecked_versions
 from .connection import H2Protocol
 from .context import ServerContext
 from .dispatch import DispatchProtocol
@@ -35,6 +36,7 @@ class Server(web.Server):
         **kwargs: Any,
     ) -> None:
         settings = pop_h2_settings(kwargs, h2_settings)
+        warn_unchecked_versions()
         super().__init__(
             handler,
             request_factory=request_factory,

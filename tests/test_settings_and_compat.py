@@ -293,6 +293,48 @@ def test_compat_aiohttp_worker_ssl_context(tmp_path: Any) -> None:
     assert isinstance(context, ssl.SSLContext) and context.verify_mode == ssl.CERT_NONE
 
 
+@pytest.mark.parametrize("library", ["h2", "aiohttp"])
+async def test_unchecked_version_warns_once(library: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A release outside CHECKED_*_VERSIONS: the first Server warns, the next does not."""
+    import warnings
+
+    import h2
+
+    from aiohttp_h2 import _versions
+
+    monkeypatch.setattr(_versions, "_warned", False)
+    monkeypatch.setattr(h2 if library == "h2" else aiohttp, "__version__", "99.0.0")
+    with pytest.warns(aiohttp_h2.UncheckedVersionWarning, match=f"{library} 99.0.0 \\(checked: "):
+        aiohttp_h2.Server(_handler)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        aiohttp_h2.Server(_handler)
+
+
+async def test_checked_versions_cover_installed_and_lowest_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compat modules were checked against the installed releases and the lowest
+    ones pyproject allows; with those installed no Server warns."""
+    import tomllib
+    import warnings
+    from pathlib import Path
+
+    import h2
+
+    from aiohttp_h2 import _h2compat, _versions
+
+    pyproject = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    lowest = dict(dep.split(">=", 1) for dep in pyproject["project"]["dependencies"] if ">=" in dep)
+    assert lowest["h2"].split(",")[0] in _h2compat.CHECKED_H2_VERSIONS
+    assert lowest["aiohttp"].split(",")[0] in _compat.CHECKED_AIOHTTP_VERSIONS
+    assert h2.__version__ in _h2compat.CHECKED_H2_VERSIONS
+    assert aiohttp.__version__ in _compat.CHECKED_AIOHTTP_VERSIONS
+    monkeypatch.setattr(_versions, "_warned", False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        aiohttp_h2.Server(_handler)
+    assert _versions._warned
+
+
 def test_http2_version_semantics() -> None:
     assert HTTP2 == HttpVersion(2, 0)
     assert HTTP2.major == 2 and HTTP2.minor == 0
