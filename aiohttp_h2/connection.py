@@ -16,6 +16,7 @@ import logging
 from typing import TYPE_CHECKING, Any, cast
 
 import h2.connection
+import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
@@ -28,6 +29,7 @@ from ._compat import ServerConnection
 from ._h2compat import H2_CONFIG, BodyLengthMismatch, H2StateMachine, LocalSettings, data_frame_header
 from .flow import Credit
 from .message import RequestRejected, header_list_size, parse_request_headers, rejected_request_message
+from .owner import HeaderBlock, ResetReason
 from .pipeline import answer_with as _answer_with
 from .pipeline import peer_label as _peer
 from .pipeline import serve_stream
@@ -52,6 +54,13 @@ INTERNAL_ERROR = 0x2
 REFUSED_STREAM = 0x7
 CANCEL = 0x8
 ENHANCE_YOUR_CALM = 0xB
+
+# The HTTP/2 error code for each reason a stream may give to reset itself.
+_RESET_CODES = {
+    ResetReason.NO_ERROR: h2.errors.ErrorCodes.NO_ERROR,
+    ResetReason.CANCEL: h2.errors.ErrorCodes.CANCEL,
+    ResetReason.INTERNAL: h2.errors.ErrorCodes.INTERNAL_ERROR,
+}
 
 # DATA bytes framed between two socket writes; bounds the memory one flush can take
 # and lets other streams' frames interleave on the next loop iteration.
@@ -362,7 +371,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
         self, stream_id: int, message: Any, expect_continue: bool, ended: bool, handler: Any = None
     ) -> H2Stream:
         ctx = self.ctx
-        stream = H2Stream(self, stream_id, message.method)
+        stream = H2Stream(self, ctx.stream_config, stream_id, message.method)
         stream.expect_continue = expect_continue
         if not ended:
             stream.reader = StreamReader(stream, ctx.read_bufsize, loop=self.loop)  # type: ignore[arg-type]
@@ -417,7 +426,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
         if stream is not None and stream.discarding and not event.too_long:
             # The response is complete and the peer gave up on the body (curl does
             # after a 417): the end of an ordinary exchange, not the peer's fault.
-            stream.reset(NO_ERROR)
+            stream.reset(ResetReason.NO_ERROR)
             self.maybe_forget(stream)
             return
         logger.info("HTTP/2 request body on stream %d does not match its content-length", event.stream_id)
@@ -500,7 +509,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
         self.maybe_forget(stream)
 
     # --------------------------------------------------------------- outbound
-    def send_interim(self, stream: H2Stream, block: list[tuple[bytes, bytes]]) -> None:
+    def send_interim(self, stream: H2Stream, block: HeaderBlock) -> None:
         if not self._can_send():
             return
         try:
@@ -509,7 +518,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
             return
         self._schedule_flush()
 
-    def send_headers(self, stream: H2Stream, block: list[tuple[bytes, bytes]], end_stream: bool) -> None:
+    def send_headers(self, stream: H2Stream, block: HeaderBlock, end_stream: bool) -> None:
         if not self._can_send():
             raise ConnectionResetError("HTTP/2 connection is closed")
         try:
@@ -518,7 +527,12 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
             raise ConnectionResetError("HTTP/2 stream is closed") from exc
         self._schedule_flush()
 
-    def schedule_send(self, stream: H2Stream) -> None:
+    def send_trailers(self, stream: H2Stream, block: HeaderBlock) -> None:
+        """Not yet: response trailers are issue 11 (they must follow the stream's queued
+        DATA, which needs the end-of-stream marker in the output queue)."""
+        raise NotImplementedError("HTTP/2 response trailers are not supported yet")
+
+    def send_data(self, stream: H2Stream) -> None:
         if self._sending.add(stream):
             stream.send_progress = self.loop.time()
             if self._send_watch is None:
@@ -636,7 +650,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
                     _peer(self.peername),
                     timeout,
                 )
-                self.reset_stream(stream, CANCEL)
+                self.reset_stream(stream, ResetReason.CANCEL)
                 self._abort_stream(stream, ConnectionResetError("HTTP/2 peer kept the stream's window shut"))
         if self._sending or self.write_paused:
             self._watch_sending()
@@ -647,9 +661,9 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
         stream.local_ended = True
         self.maybe_forget(stream)
 
-    def reset_stream(self, stream: H2Stream, error_code: int) -> None:
+    def reset_stream(self, stream: H2Stream, reason: ResetReason) -> None:
         self._sending.discard(stream)
-        self._reset_id(stream.stream_id, error_code)
+        self._reset_id(stream.stream_id, _RESET_CODES[reason])
 
     def _reset_id(self, stream_id: int, error_code: int) -> None:
         if not self._can_send():
@@ -709,7 +723,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
         stream.handler_done = True
         if not stream.closed and not stream.local_ended and not stream.end_pending:
             # Only reachable after a failure: never leave the peer waiting.
-            stream.reset(INTERNAL_ERROR)
+            stream.reset(ResetReason.INTERNAL)
         elif not stream.closed and not stream.remote_ended:
             # Response complete, request body still arriving: discard the rest
             # (crediting the window) for up to lingering_time, then reset with
@@ -720,7 +734,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
 
     def _end_lingering(self, stream: H2Stream) -> None:
         if self.streams.get(stream.stream_id) is stream and not stream.closed:
-            stream.reset(NO_ERROR)
+            stream.reset(ResetReason.NO_ERROR)
             self.maybe_forget(stream)
 
     def maybe_forget(self, stream: H2Stream) -> None:
@@ -845,7 +859,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
             task.cancel()
         for stream in list(self.streams.values()):
             if not stream.local_ended:
-                stream.reset(CANCEL)
+                stream.reset(ResetReason.CANCEL)
         if tasks:
             await asyncio.wait(tasks, timeout=1.0)
         self._goaway_and_close(NO_ERROR)

@@ -19,6 +19,7 @@ from aiohttp.log import access_logger as default_access_logger
 from aiohttp.log import server_logger
 from aiohttp.web_log import AccessLogger
 
+from .owner import StreamConfig
 from .settings import H2Settings
 
 __all__ = ("ServerContext",)
@@ -45,6 +46,26 @@ class ServerContext:
     #: aiohttp's ``tcp_keepalive`` (default True): SO_KEEPALIVE on each HTTP/2 socket, as
     #: ``RequestHandler`` sets it on HTTP/1.1 ones, so dead peers are found.
     tcp_keepalive: bool
+    #: What each stream reads, made once per server from the values above.
+    stream_config: StreamConfig = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        self.stream_config = StreamConfig(
+            loop=self.loop,
+            logger=self.logger,
+            access_logger=self.access_logger,
+            debug=self.debug,
+            request_factory=self.request_factory,
+            request_handler=self.request_handler,
+            read_bufsize=self.read_bufsize,
+            max_line_size=self.max_line_size,
+            max_field_size=self.max_field_size,
+            max_headers=self.max_headers,
+            timeout_ceil_threshold=self.timeout_ceil_threshold,
+            auto_decompress=self.auto_decompress,
+            send_buffer=self.settings.max_stream_send_buffer,
+            receive_window=self.settings.initial_window_size,
+        )
 
     @classmethod
     def from_server(

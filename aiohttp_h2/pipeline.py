@@ -19,6 +19,7 @@ from aiohttp.web_exceptions import HTTPException, HTTPInternalServerError
 
 from ._compat import build_error_response, request_finish
 from .message import stand_in_message
+from .owner import ResetReason
 
 if TYPE_CHECKING:
     from aiohttp.web_request import BaseRequest
@@ -29,8 +30,6 @@ __all__ = ("serve_stream", "answer_with", "peer_label")
 
 logger = logging.getLogger("aiohttp_h2")
 
-INTERNAL_ERROR = 0x2
-
 
 class _ErrorPageHost:
     """The ``self`` that aiohttp's ``handle_error`` expects, for one stream."""
@@ -38,10 +37,10 @@ class _ErrorPageHost:
     __slots__ = ("_request_count", "logger", "debug")
 
     def __init__(self, stream: H2Stream) -> None:
-        ctx = stream.conn.ctx
+        config = stream.config
         self._request_count = stream.stream_id  # > 1 except for the first stream
-        self.logger = ctx.logger
-        self.debug = ctx.debug
+        self.logger = config.logger
+        self.debug = config.debug
 
     def log_exception(self, *args: Any, **kw: Any) -> None:
         self.logger.exception(*args, **kw)
@@ -49,15 +48,15 @@ class _ErrorPageHost:
 
 async def serve_stream(stream: H2Stream, message: Any, handler: Any = None) -> None:
     """Build the request, run the app's handler, send its response, log it."""
-    conn = stream.conn
-    ctx = conn.ctx
+    owner = stream.owner
+    ctx = stream.config
     loop = ctx.loop
     try:
         request, request_handler = _build_request(stream, message, handler)
     except Exception:
         # Not even the stand-in could be built: the app's request factory is broken.
         ctx.logger.exception("Cannot build a request for HTTP/2 stream %d", stream.stream_id)
-        conn.stream_done(stream)  # resets the stream (INTERNAL_ERROR) and frees its slot
+        owner.stream_done(stream)  # resets the stream (INTERNAL) and frees its slot
         return
     stream.request = request
     start = loop.time() if ctx.access_logger is not None else None
@@ -87,10 +86,10 @@ async def serve_stream(stream: H2Stream, message: Any, handler: Any = None) -> N
         # Stream reset (by the peer, or by us after a failure mid-response): nothing
         # more can be said on this stream.
         if not stream.closed:
-            stream.reset(INTERNAL_ERROR)
+            stream.reset(ResetReason.INTERNAL)
     finally:
         stream.request = None
-        conn.stream_done(stream)
+        owner.stream_done(stream)
 
 
 def _build_request(stream: H2Stream, message: Any, handler: Any) -> tuple[BaseRequest, Any]:
@@ -101,7 +100,7 @@ def _build_request(stream: H2Stream, message: Any, handler: Any) -> tuple[BaseRe
     answered 400 the way a refused header list is, as a stand-in request without its
     target, authority or fields; the peer's mistake is worth one INFO line.
     """
-    ctx = stream.conn.ctx
+    ctx = stream.config
     task = asyncio.current_task(ctx.loop)
     try:
         request = ctx.request_factory(message, stream.reader, stream, stream.writer, task)
@@ -112,7 +111,7 @@ def _build_request(stream: H2Stream, message: Any, handler: Any) -> tuple[BaseRe
             peer_label(stream.peername),
             exc,
         )
-        stream.conn.stream_wasted()  # answered without the app, like a refused header list
+        stream.owner.stream_wasted()  # answered without the app, like a refused header list
         stand_in = stand_in_message(message.method, message.path)
         request = ctx.request_factory(stand_in, stream.reader, stream, stream.writer, task)
         return request, answer_with(web.HTTPBadRequest(text="400: Bad Request"))
@@ -143,7 +142,7 @@ def _error_response(
 
 
 async def _finish_response(stream: H2Stream, request: BaseRequest, resp: Any, start: float | None) -> None:
-    ctx = stream.conn.ctx
+    ctx = stream.config
     request_finish(request)
     try:
         prepare = resp.prepare

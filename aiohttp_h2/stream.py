@@ -1,10 +1,10 @@
-"""One HTTP/2 stream as aiohttp sees it.
+"""One request stream as aiohttp sees it.
 
 ``H2Stream`` is the ``protocol`` object of a request (the duck type aiohttp's
 ``BaseRequest``, ``StreamReader`` and responses call into, in place of
 ``RequestHandler``). It adapts; it never decides protocol questions and never touches
-the socket: every frame goes through the connection (``H2Protocol``), which owns the
-h2 state machine and the only socket writes.
+the socket: everything it sends goes through its owner (``owner.StreamOwner``; the
+HTTP/2 connection today), which owns the protocol state machine and the socket.
 """
 
 from __future__ import annotations
@@ -21,12 +21,13 @@ from multidict import CIMultiDict
 from ._compat import request_cancel
 from .flow import Credit
 from .message import parse_interim_head, response_header_block
+from .owner import ResetReason
 from .sendbuf import SendBuffer
 
 if TYPE_CHECKING:
     from aiohttp.web_request import BaseRequest
 
-    from .connection import H2Protocol
+    from .owner import StreamConfig, StreamOwner
     from .writer import H2StreamWriter
 
 __all__ = ("H2Stream", "H2StreamTransport")
@@ -43,7 +44,8 @@ class H2Stream:
     """
 
     __slots__ = (
-        "conn",
+        "owner",
+        "config",
         "stream_id",
         "method",
         "expect_continue",
@@ -79,9 +81,10 @@ class H2Stream:
         "header_bytes",
     )
 
-    def __init__(self, conn: H2Protocol, stream_id: int, method: str) -> None:
-        ctx = conn.ctx
-        self.conn = conn
+    def __init__(self, owner: StreamOwner, config: StreamConfig, stream_id: int, method: str) -> None:
+        ctx = config
+        self.owner = owner
+        self.config = config
         self.stream_id = stream_id
         self.method = method
         self.expect_continue = False
@@ -129,15 +132,15 @@ class H2Stream:
 
     @property
     def ssl_context(self) -> Any:
-        return self.conn.ssl_context
+        return self.owner.ssl_context
 
     @property
     def peername(self) -> Any:
-        return self.conn.peername
+        return self.owner.peername
 
     @property
     def sockname(self) -> Any:
-        return self.conn.sockname
+        return self.owner.sockname
 
     @property
     def connected(self) -> bool:
@@ -156,7 +159,7 @@ class H2Stream:
 
     @property
     def _paused(self) -> bool:
-        return self.conn.write_paused or len(self.out_buffer) > self.conn.settings.max_stream_send_buffer
+        return self.owner.write_paused or len(self.out_buffer) > self.config.send_buffer
 
     async def _drain_helper(self) -> None:
         await self.drain()
@@ -202,10 +205,10 @@ class H2Stream:
             return
         credit = self._credit
         if credit is None:
-            credit = self._credit = Credit(self.conn.settings.initial_window_size)
+            credit = self._credit = Credit(self.config.receive_window)
         increment = credit.add(size)
         if increment:
-            self.conn.credit_stream(self, increment)
+            self.owner.credit_stream(self, increment)
 
     def start_discarding(self) -> None:
         """The response is complete; credit and drop whatever body is still coming."""
@@ -282,7 +285,7 @@ class H2Stream:
             return
         block, _ = response_header_block(status, fields if fields is not None else CIMultiDict())
         self.interim_sent = True
-        self.conn.send_interim(self, block)
+        self.owner.send_interim(self, block)
 
     def send_raw_interim(self, data: bytes | bytearray | memoryview) -> bool:
         """Send a hand-written ``HTTP/1.x 1xx`` block as interim HEADERS, its fields
@@ -301,7 +304,7 @@ class H2Stream:
         self.headers_sent = True
         if end_stream:
             self.local_ended = True
-        self.conn.send_headers(self, block, end_stream)
+        self.owner.send_headers(self, block, end_stream)
 
     def send_body(self, data: bytes | bytearray | memoryview, end_stream: bool) -> None:
         if self.closed:
@@ -312,7 +315,7 @@ class H2Stream:
             self.out_buffer.append(data)
         if end_stream:
             self.end_pending = True
-        self.conn.schedule_send(self)
+        self.owner.send_data(self)
 
     @property
     def buffered(self) -> int:
@@ -323,7 +326,7 @@ class H2Stream:
         while not self.closed and self._paused:
             waiter = self._drain_waiter
             if waiter is None:
-                waiter = self._drain_waiter = self.conn.loop.create_future()
+                waiter = self._drain_waiter = self.config.loop.create_future()
             await waiter
         if self.closed and self.close_exc is not None:
             raise ConnectionResetError("HTTP/2 stream was reset") from self.close_exc
@@ -337,12 +340,12 @@ class H2Stream:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    def reset(self, error_code: int) -> None:
+    def reset(self, reason: ResetReason) -> None:
         """Reset this stream (our decision) and fail everything waiting on it."""
         if self.closed:
             return
-        self.conn.reset_stream(self, error_code)
-        self.abort(ConnectionResetError(f"HTTP/2 stream reset by server (error code {error_code})"))
+        self.owner.reset_stream(self, reason)
+        self.abort(ConnectionResetError(f"HTTP/2 stream reset by server ({reason.name})"))
 
     def __repr__(self) -> str:
         return f"<H2Stream {self.stream_id} {self.method}>"
@@ -369,7 +372,7 @@ class H2StreamTransport(asyncio.Transport):
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         if name == "h2_stream_id":
             return self._stream.stream_id
-        return self._stream.conn.get_extra_info(name, default)
+        return self._stream.owner.get_extra_info(name, default)
 
     def is_closing(self) -> bool:
         stream = self._stream
@@ -404,10 +407,10 @@ class H2StreamTransport(asyncio.Transport):
         if stream.headers_sent:
             stream.send_body(b"", True)
         else:
-            stream.reset(0x8)  # CANCEL: nothing was answered
+            stream.reset(ResetReason.CANCEL)  # nothing was answered
 
     def abort(self) -> None:
-        self._stream.reset(0x8)
+        self._stream.reset(ResetReason.CANCEL)
 
     def pause_reading(self) -> None:
         self._stream.pause_reading()
@@ -422,7 +425,7 @@ class H2StreamTransport(asyncio.Transport):
         return self._stream.buffered
 
     def get_write_buffer_limits(self) -> tuple[int, int]:
-        return (0, self._stream.conn.settings.max_stream_send_buffer)
+        return (0, self._stream.config.send_buffer)
 
     def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
         """Per-stream limits come from ``H2Settings.max_stream_send_buffer``."""

@@ -16,6 +16,7 @@ from aiohttp.compression_utils import ZLibCompressor
 from multidict import CIMultiDict
 
 from .message import parse_status_line, response_header_block
+from .owner import ResetReason
 
 if TYPE_CHECKING:
     import asyncio
@@ -96,8 +97,8 @@ class H2StreamWriter(AbstractStreamWriter):
 
     def _mismatch(self, reason: str) -> NoReturn:
         stream = self._stream
-        stream.reset(0x2)  # INTERNAL_ERROR: the peer must not take a cut body as complete
-        stream.conn.ctx.logger.error("Error handling request on HTTP/2 stream %d: %s", stream.stream_id, reason)
+        stream.reset(ResetReason.INTERNAL)  # the peer must not take a cut body as complete
+        stream.config.logger.error("Error handling request on HTTP/2 stream %d: %s", stream.stream_id, reason)
         raise ContentLengthMismatch(reason)
 
     async def write(
@@ -144,7 +145,7 @@ class H2StreamWriter(AbstractStreamWriter):
             stream.send_headers(block, end_stream=False)
         self.output_size += len(body)
         stream.send_body(body, end_stream=True)
-        if stream.buffered > stream.conn.settings.max_stream_send_buffer:
+        if stream.buffered > stream.config.send_buffer:
             await stream.drain()
 
     async def drain(self) -> None:
