@@ -28,6 +28,7 @@ from aiohttp.streams import StreamReader
 from ._compat import ServerConnection
 from ._h2compat import H2_CONFIG, BodyLengthMismatch, H2StateMachine, LocalSettings, data_frame_header
 from .flow import Credit
+from .lifecycle import ConnState, Lifecycle
 from .message import RequestRejected, header_list_size, parse_request_headers, rejected_request_message
 from .owner import HeaderBlock, ResetReason
 from .pipeline import answer_with as _answer_with
@@ -98,10 +99,8 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
         self.write_paused = False
         self._flush_scheduled = False
         self._budget = _FLUSH_BUDGET
-        self._closing = False
-        self._write_shut = False  # GOAWAY and FIN written: nothing more may be written
-        self._shutdown = GracefulShutdown(self.loop)
-        self._closed = False
+        self._life = Lifecycle()
+        self._shutdown = GracefulShutdown(self.loop, self._life)
         self._conn_credit = Credit(settings.connection_window_size)
         self._idle_handle: asyncio.TimerHandle | None = None
         self._header_handle: asyncio.TimerHandle | None = None
@@ -172,7 +171,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
             self._start_upgraded_stream(upgrade)
 
     def data_received(self, data: bytes) -> None:
-        if self._closing or self._closed:
+        if self._life.done_writing:
             return  # after our GOAWAY: read and discard until the peer closes (lingering)
         conn = self.h2
         more = True
@@ -196,7 +195,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
             try:
                 for event in events:
                     self._handle_event(event)
-                    if self._closing:
+                    if self._life.done_writing:
                         return
             except h2.exceptions.ProtocolError as exc:
                 self._connection_error(exc)
@@ -231,7 +230,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
         self._input_handle = None
         self.data_received(b"")
         transport = self.transport
-        if self._input_handle is None and transport is not None and not self._closed:
+        if self._input_handle is None and transport is not None and not self._life.closed:
             # All buffered input is processed (or we are closing: lingering reads drop it).
             transport.resume_reading()
 
@@ -264,7 +263,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
         return None
 
     def connection_lost(self, exc: BaseException | None) -> None:
-        self._closed = True
+        self._life.lost()
         handles = (self._idle_handle, self._header_handle, self._send_watch, self._preface_handle, self._input_handle)
         for handle in handles:
             if handle is not None:
@@ -290,6 +289,11 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
             self._pump()
         for stream in list(self.streams.values()):
             stream.wake_if_drained()
+
+    @property
+    def state(self) -> ConnState:
+        """Where the connection is in its life (``lifecycle.ConnState``)."""
+        return self._life.state
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         transport = self.transport
@@ -326,7 +330,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
     def _on_request(self, event: h2.events.RequestReceived) -> None:
         stream_id = event.stream_id
         assert stream_id is not None and event.headers is not None
-        if not self._shutdown.accepts_streams or self._closing:
+        if not self._life.accepts_streams:
             # Above our final GOAWAY's last stream id: the peer knew it would be refused.
             self._reset_for_peer(stream_id, REFUSED_STREAM)
             return
@@ -474,7 +478,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
 
         ``abort`` drops the connection without flushing, for a peer that reads nothing.
         """
-        if self._closing:
+        if self._life.done_writing:
             return
         logger.warning(
             "Closing HTTP/2 connection from %s: %s (GOAWAY ENHANCE_YOUR_CALM)",
@@ -492,7 +496,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
         """The peer is leaving. NO_ERROR: finish its open streams, then close
         (RFC 9113 §6.8). Any other code reports an error: end everything now."""
         if event.error_code == NO_ERROR:
-            self._shutdown.refuse_new_streams()
+            self._life.refuse_new_streams()
             self._final_goaway()  # if we had announced a shutdown: no need to wait for its PING
             self._close_if_drained()
             return
@@ -621,14 +625,14 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
 
     def _watch_sending(self) -> None:
         """Arm the slow-read watchdog while responses wait on the peer."""
-        if self._send_watch is None and not self._closed:
+        if self._send_watch is None and not self._life.closed:
             self._send_watch = self.loop.call_later(self.settings.send_timeout, self._check_sending)
 
     def _check_sending(self) -> None:
         """Reset streams whose responses made no progress for ``send_timeout`` (the peer
         keeps their window shut), and drop a connection whose peer reads nothing."""
         self._send_watch = None
-        if self._closed:
+        if self._life.closed:
             return
         timeout = self.settings.send_timeout
         now = self.loop.time()
@@ -689,10 +693,10 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
         self._schedule_flush()
 
     def _can_send(self) -> bool:
-        return not self._closed and self.h2.state_machine.state != h2.connection.ConnectionState.CLOSED
+        return not self._life.closed and self.h2.state_machine.state != h2.connection.ConnectionState.CLOSED
 
     def _schedule_flush(self) -> None:
-        if not self._flush_scheduled and not self._closed:
+        if not self._flush_scheduled and not self._life.closed:
             self._flush_scheduled = True
             self.loop.call_soon(self._flush)
 
@@ -711,7 +715,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
         out = self._out
         if data:
             out.append(data)
-        if out and transport is not None and not transport.is_closing() and not self._write_shut:
+        if out and transport is not None and not transport.is_closing() and not self._life.done_writing:
             transport.write(_joined(out))
         out.clear()
         if self._sending and not self.write_paused:
@@ -749,7 +753,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
             if stream.linger_handle is not None:
                 stream.linger_handle.cancel()
                 stream.linger_handle = None
-        if self._shutdown.closes_when_idle or self._closing:
+        if self._life.closes_when_idle or self._life.done_writing:
             self._close_if_drained()
         elif not self.streams:
             self._arm_idle()
@@ -762,45 +766,45 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
 
     # ------------------------------------------------------------ idle / close
     def _arm_idle(self) -> None:
-        if self._idle_handle is not None or self._closed:
+        if self._idle_handle is not None or self._life.closed:
             return
         self._idle_handle = self.loop.call_later(self.settings.idle_timeout, self._idle_timeout)
 
     def _idle_timeout(self) -> None:
         self._idle_handle = None
-        if not self.streams and not self._closed:
+        if not self.streams and not self._life.closed:
             logger.debug("Closing idle HTTP/2 connection from %s", _peer(self.peername))
             self._goaway_and_close(NO_ERROR)
 
     def _header_timeout(self) -> None:
         self._header_handle = None
-        if self._closed or not self.h2.header_block_incomplete():
+        if self._life.closed or not self.h2.header_block_incomplete():
             return
         self._policy.violation = f"header block incomplete after {self.settings.header_timeout:.0f} s"
         self._calm_down()
 
     def _goaway_and_close(self, error_code: int) -> None:
-        if self._closed:
+        if self._life.closed:
             return
-        if self._can_send() and not (error_code == NO_ERROR and self._shutdown.final_goaway_sent):
+        if self._can_send() and not (error_code == NO_ERROR and self._life.final_goaway_sent):
             with contextlib.suppress(h2.exceptions.ProtocolError):
                 self.h2.close_connection(error_code=error_code, last_stream_id=self._last_stream_id)
-        self._closing = True
         self._close_transport()
 
     def _terminate(self, exc: BaseException) -> None:
         """Connection error (GOAWAY already queued by h2, or sent by the peer)."""
-        self._closing = True
+        begun = self._life.close()
         for stream in list(self.streams.values()):
-            self._abort_stream(stream, exc)
-        self._close_transport()
+            self._abort_stream(stream, exc)  # CLOSING already: a nested close writes nothing
+        if begun:
+            self._close_transport(begun=True)
 
-    def _close_transport(self) -> None:
+    def _close_transport(self, begun: bool = False) -> None:
+        """The close sequence, run once: the last bytes, then FIN (or close), then
+        linger. ``begun``: the caller has already moved the connection to CLOSING."""
+        if not (begun or self._life.close()):
+            return  # already closing: the first call writes (or wrote) what is queued
         out = self._out
-        if self._write_shut:
-            out.clear()
-            return
-        self._write_shut = True
         self._shutdown.connection_done()
         transport = self.transport
         data = self.h2.data_to_send()
@@ -829,10 +833,10 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
         """Graceful shutdown begins (``web.Server.pre_shutdown``): announce it with
         GOAWAY(2^31-1) and a PING; the final GOAWAY follows their round trip. With
         ``shutdown_goaway="final"``: refuse new streams, one GOAWAY once drained."""
-        if self._closing or not self._can_send():
+        if self._life.done_writing or not self._can_send():
             return
         if self.settings.shutdown_goaway == "final":
-            self._shutdown.refuse_new_streams()
+            self._life.refuse_new_streams()
             self._close_if_drained()
         elif self._shutdown.announce(self.h2, self._final_goaway):
             self._schedule_flush()
@@ -841,7 +845,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
         """The PING after our first GOAWAY came back (or its time ran out): every stream the
         peer opened before it saw that GOAWAY has arrived. GOAWAY with the real last
         stream id; later streams are refused."""
-        if self._closing or not self._can_send() or not self._shutdown.finish(self.h2, self._last_stream_id):
+        if self._life.done_writing or not self._can_send() or not self._shutdown.finish(self.h2, self._last_stream_id):
             return
         self._schedule_flush()
         self._close_if_drained()
@@ -877,7 +881,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
         dispatcher closes a connection that never chose a protocol. The held response
         is dropped, the handler cancelled."""
         self._preface_handle = None
-        if self._handover is not Handover.AWAITING_PREFACE or self._closed:
+        if self._handover is not Handover.AWAITING_PREFACE or self._life.closed:
             return
         logger.debug("Closing an upgraded connection from %s: no client preface", _peer(self.peername))
         self.h2.data_to_send()

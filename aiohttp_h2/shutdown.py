@@ -18,12 +18,12 @@ flight are done.
 from __future__ import annotations
 
 import asyncio
-import enum
 from collections.abc import Callable
 
 from ._h2compat import H2StateMachine
+from .lifecycle import ConnState, Lifecycle
 
-__all__ = ("ANNOUNCE_TIMEOUT", "SHUTDOWN_PING", "GracefulShutdown", "ShutdownPhase")
+__all__ = ("ANNOUNCE_TIMEOUT", "SHUTDOWN_PING", "GracefulShutdown")
 
 #: The largest stream id (RFC 9113 §5.1.1): a GOAWAY that refuses no stream yet.
 MAX_STREAM_ID = 2**31 - 1
@@ -33,74 +33,43 @@ SHUTDOWN_PING = b"shutdown"
 ANNOUNCE_TIMEOUT = 1.0
 
 
-class ShutdownPhase(enum.Enum):
-    """Where one connection is on its way out."""
-
-    #: No GOAWAY either way.
-    SERVING = "serving"
-    #: Our GOAWAY(2^31-1) and PING are sent; new streams are still served.
-    ANNOUNCED = "announced"
-    #: Our final GOAWAY is sent: later streams are refused; close once the rest is done.
-    DRAINING = "draining"
-    #: No GOAWAY from us yet, new streams are refused; our GOAWAY goes out with the close
-    #: once the rest is done: after the peer's GOAWAY(NO_ERROR), or on shutdown with
-    #: ``shutdown_goaway="final"``.
-    REFUSING = "refusing"
-
-
 class GracefulShutdown:
-    """The shutdown state of one connection: its phase, the announcement's timer, and
-    a future that ``wait_done`` awaits until the connection has stopped writing."""
+    """The two GOAWAYs of one connection, the announcement's timer, and a future that
+    ``wait_done`` awaits until the connection has stopped writing. Where the
+    connection is on its way out is its ``Lifecycle`` state (ANNOUNCED, DRAINING...)."""
 
-    __slots__ = ("phase", "_loop", "_timer", "_done")
+    __slots__ = ("_life", "_loop", "_timer", "_done")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.phase = ShutdownPhase.SERVING
+    def __init__(self, loop: asyncio.AbstractEventLoop, life: Lifecycle) -> None:
+        self._life = life
         self._loop = loop
         self._timer: asyncio.TimerHandle | None = None
         self._done: asyncio.Future[None] | None = None
 
-    @property
-    def accepts_streams(self) -> bool:
-        return self.phase in (ShutdownPhase.SERVING, ShutdownPhase.ANNOUNCED)
-
-    @property
-    def closes_when_idle(self) -> bool:
-        return self.phase in (ShutdownPhase.DRAINING, ShutdownPhase.REFUSING)
-
-    @property
-    def final_goaway_sent(self) -> bool:
-        return self.phase is ShutdownPhase.DRAINING
-
     def announce(self, conn: H2StateMachine, on_timeout: Callable[[], None]) -> bool:
         """Queue GOAWAY(2^31-1) and the PING; ``on_timeout`` runs if no ACK comes in time.
         False (nothing sent) unless the connection was still serving."""
-        if self.phase is not ShutdownPhase.SERVING:
+        if self._life.state is not ConnState.OPEN:
             return False
         conn.send_goaway(MAX_STREAM_ID)
         conn.ping(SHUTDOWN_PING)
-        self.phase = ShutdownPhase.ANNOUNCED
+        self._life.announce()
         self._timer = self._loop.call_later(ANNOUNCE_TIMEOUT, on_timeout)
         return True
 
     def answers_announcement(self, ping_data: bytes | None) -> bool:
         """A PING ACK arrived: does it end our announcement's round trip?"""
-        return self.phase is ShutdownPhase.ANNOUNCED and ping_data == SHUTDOWN_PING
+        return self._life.announced and ping_data == SHUTDOWN_PING
 
     def finish(self, conn: H2StateMachine, last_stream_id: int) -> bool:
         """Queue the final GOAWAY(``last_stream_id``) after an announcement; False if
         there was none to finish (never announced, or already finished)."""
         self._cancel_timer()
-        if self.phase is not ShutdownPhase.ANNOUNCED:
+        if not self._life.announced:
             return False
         conn.send_goaway(last_stream_id)
-        self.phase = ShutdownPhase.DRAINING
+        self._life.finish_announcement()
         return True
-
-    def refuse_new_streams(self) -> None:
-        """Serve no new stream (unless our announcement is already out: it promised them)."""
-        if self.phase is ShutdownPhase.SERVING:
-            self.phase = ShutdownPhase.REFUSING
 
     def connection_done(self) -> None:
         """The connection wrote its last bytes (or was lost): release ``wait_done``."""

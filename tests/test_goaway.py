@@ -434,9 +434,9 @@ async def test_shutdown_goaway_final_refuses_and_sends_one_goaway(
 
 def _refusing(server: RunningServer) -> bool:
     """The connection has been told to shut down (``web.Server.pre_shutdown`` ran)."""
-    from aiohttp_h2.shutdown import ShutdownPhase
+    from aiohttp_h2.lifecycle import ConnState
 
-    return all(conn._shutdown.phase is ShutdownPhase.REFUSING for conn in server.server.connections)  # type: ignore[attr-defined]
+    return all(conn.state is ConnState.REFUSING for conn in server.server.connections)  # type: ignore[attr-defined]
 
 
 async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
