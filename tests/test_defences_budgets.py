@@ -18,28 +18,28 @@ from collections.abc import Awaitable, Callable
 import hpack
 import pytest
 from aiohttp import web
-from hyperframe.frame import DataFrame, HeadersFrame, RstStreamFrame, WindowUpdateFrame
 
 import aiohttp_h2
 
 from .conftest import RunningServer
-from .test_defences import Bystander, assert_calmed, encode_block, no_tracebacks, warnings_from
-from .test_raw_frames import (
+from .h2wire.frames import (
     CANCEL,
+    FLOW_CONTROL_ERROR,
     PROTOCOL_ERROR,
     REFUSED_STREAM,
-    RawClient,
-    make_app,
-    request_headers,
-    until,
+    RST_STREAM,
+    STREAM_CLOSED,
+    data_frame,
+    headers_frame,
+    window_update_frame,
 )
+from .h2wire.h2client import RawClient, make_app, request_headers, until
+from .test_defences import Bystander, assert_calmed, encode_block, no_tracebacks, warnings_from
 
 pytestmark = pytest.mark.timeout(60)
 
 StartServer = Callable[..., Awaitable[RunningServer]]
 
-STREAM_CLOSED = 0x5
-FLOW_CONTROL_ERROR = 0x3
 
 
 def _protocol(server: RunningServer) -> aiohttp_h2.H2Protocol:
@@ -88,10 +88,10 @@ async def _made_you_reset_round(client: RawClient, trigger: str, count: int) -> 
         if trigger.startswith("content-length"):
             conn.send_data(stream_id, b"x", end_stream=True)
         elif trigger == "window-overflow":  # RFC 9113 §6.9.1: stream error FLOW_CONTROL_ERROR
-            raw += WindowUpdateFrame(stream_id, 2**31 - 1).serialize()
+            raw += window_update_frame(stream_id, 2**31 - 1)
         else:  # RFC 9113 §5.1 half-closed (remote): HEADERS is a stream error STREAM_CLOSED
             block = encode_block(client, [(b"x-trailer", b"1")])
-            raw += HeadersFrame(stream_id, block, flags=["END_HEADERS", "END_STREAM"]).serialize()
+            raw += headers_frame(stream_id, block)
     await client.flush()
     await client.send_raw(bytes(raw))
     return stream_ids
@@ -200,7 +200,7 @@ async def test_streams_reset_before_their_handler_starts_are_forgotten(start_ser
 
 # ------------------------------------------------------------ reset amplification
 def _count_resets(client: RawClient, stream_id: int) -> int:
-    return sum(1 for f in client.frames if isinstance(f, RstStreamFrame) and f.stream_id == stream_id)
+    return sum(1 for f in client.frames if f.type == RST_STREAM and f.stream_id == stream_id)
 
 
 async def test_data_on_reset_stream_flood(start_server: StartServer, caplog: pytest.LogCaptureFixture) -> None:
@@ -213,7 +213,7 @@ async def test_data_on_reset_stream_flood(start_server: StartServer, caplog: pyt
     client.conn.send_headers(1, request_headers("/sink", method="POST"))
     client.conn.reset_stream(1, CANCEL)
     await client.flush()
-    data = DataFrame(1, b"x").serialize() * 1000
+    data = data_frame(1, b"x") * 1000
     sent = 0
     while sent < 30000 and client.goaway() is None and not client.eof:
         try:
@@ -225,7 +225,7 @@ async def test_data_on_reset_stream_flood(start_server: StartServer, caplog: pyt
     await assert_calmed(client, caplog)
     resets = _count_resets(client, 1)
     assert 0 < resets < 2 * settings.control_frame_burst, resets  # not one per frame
-    assert {f.error_code for f in client.frames if isinstance(f, RstStreamFrame)} == {STREAM_CLOSED}
+    assert {f.error_code for f in client.frames if f.type == RST_STREAM} == {STREAM_CLOSED}
     await bystander.stop()
 
 
@@ -288,7 +288,7 @@ async def test_a_little_data_after_own_reset_is_fine(
         client.conn.send_headers(stream_id, request_headers("/sink", method="POST"))
         client.conn.reset_stream(stream_id, CANCEL)
         await client.flush()
-        await client.send_raw(DataFrame(stream_id, b"late" * 1000).serialize() * 4)
+        await client.send_raw(data_frame(stream_id, b"late" * 1000) * 4)
         await client.wait_for(lambda sid=stream_id: _count_resets(client, sid) == 4, what="the four resets")
     await until(lambda: handlers.running == 0)
     sid = await client.request("/ok")

@@ -23,13 +23,13 @@ from typing import Any
 import httpx
 import pytest
 from aiohttp import web
-from hyperframe.frame import GoAwayFrame
 
 import aiohttp_h2
 
 from .conftest import RunningServer
 from .fuzz_support import TaskWatch
-from .test_raw_frames import CANCEL, NO_ERROR, RawClient, check_serves, until
+from .h2wire.frames import CANCEL, NO_ERROR, goaway_frame
+from .h2wire.h2client import RawClient, check_serves, until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -245,10 +245,7 @@ async def test_peer_goes_away_mid_request(start_server, logs: Watch, phase: str,
             client.conn.reset_stream(sid, CANCEL)
             await client.flush()
         else:
-            goaway = GoAwayFrame(0)
-            goaway.last_stream_id = 0
-            goaway.error_code = CANCEL
-            await client.send_raw(goaway.serialize())
+            await client.send_raw(goaway_frame(0, CANCEL))
         await asyncio.wait_for(rec.ended.wait(), 10)
         assert rec.outcome == "cancelled", rec.outcome
         if how == "rst_stream":
@@ -298,10 +295,7 @@ async def test_no_write_after_our_fin_when_a_handler_ends_after_peer_goaway(star
     try:
         await client.request("/sleep?t=0.2")
         await asyncio.wait_for(rec.started.wait(), 5)
-        goaway = GoAwayFrame(0)
-        goaway.last_stream_id = 0
-        goaway.error_code = 0x8
-        await client.send_raw(goaway.serialize())
+        await client.send_raw(goaway_frame(0, CANCEL))
         await asyncio.wait_for(rec.ended.wait(), 10)  # while our side of the socket stays open
         await asyncio.sleep(0.1)
     finally:

@@ -56,7 +56,7 @@ from .fuzz_support import (
     raw_frame,
     request_block,
 )
-from .test_raw_frames import RawClient
+from .h2wire.h2client import RawClient
 
 pytestmark = pytest.mark.timeout(600)
 

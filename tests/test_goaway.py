@@ -23,7 +23,9 @@ from aiohttp import web
 import aiohttp_h2
 
 from .client_support import require_tool
-from .conformance.frames import (
+from .conformance.support import Conn, RawFrame, TimedOut, open_conn_to
+from .conftest import RunningServer
+from .h2wire.frames import (
     ACK,
     CANCEL,
     DATA,
@@ -39,8 +41,6 @@ from .conformance.frames import (
     ping_frame,
     settings_frame,
 )
-from .conformance.support import Conn, RawFrame, TimedOut, open_conn_to
-from .conftest import RunningServer
 
 pytestmark = pytest.mark.timeout(30)
 

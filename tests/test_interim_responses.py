@@ -15,9 +15,9 @@ import pytest
 from aiohttp import web
 
 from .client_support import require_tool
-from .conformance.frames import DATA, END_STREAM, HEADERS
 from .conformance.support import Conn, open_conn_to
 from .conftest import RunningServer, run_command
+from .h2wire.frames import DATA, END_STREAM, HEADERS
 
 pytestmark = pytest.mark.timeout(30)
 

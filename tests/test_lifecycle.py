@@ -19,7 +19,8 @@ import aiohttp_h2
 
 from .client_support import STOPS, StopBy, require_tool, with_sigint
 from .conftest import free_port
-from .test_raw_frames import RawClient, check_serves, until
+from .h2wire.frames import INTERNAL_ERROR, NO_ERROR, goaway_frame
+from .h2wire.h2client import RawClient, check_serves, until
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -211,7 +212,6 @@ async def test_run_app_adds_alpn_and_drains_on_sigint(tmp_path: Path, tls_files,
 
 async def test_peer_goaway_no_error_lets_open_streams_finish(start_server) -> None:
     """RFC 9113 §6.8: a client's GOAWAY(NO_ERROR) still gets its open streams answered."""
-    from hyperframe.frame import GoAwayFrame
 
     release = asyncio.Event()
 
@@ -225,10 +225,7 @@ async def test_peer_goaway_no_error_lets_open_streams_finish(start_server) -> No
     client = await RawClient.open(running)
     try:
         sid = await client.request("/slow")
-        goaway = GoAwayFrame(0)
-        goaway.last_stream_id = 0
-        goaway.error_code = 0
-        await client.send_raw(goaway.serialize())
+        await client.send_raw(goaway_frame(0, NO_ERROR))
         await asyncio.sleep(0.1)
         release.set()
         assert await client.response(sid) == (200, b"finished")
@@ -240,7 +237,6 @@ async def test_peer_goaway_no_error_lets_open_streams_finish(start_server) -> No
 
 
 async def test_peer_goaway_with_error_ends_streams(start_server) -> None:
-    from hyperframe.frame import GoAwayFrame
 
     cancelled = asyncio.Event()
 
@@ -259,10 +255,7 @@ async def test_peer_goaway_with_error_ends_streams(start_server) -> None:
     try:
         await client.request("/slow")
         await asyncio.sleep(0.1)
-        goaway = GoAwayFrame(0)
-        goaway.last_stream_id = 0
-        goaway.error_code = 2  # INTERNAL_ERROR
-        await client.send_raw(goaway.serialize())
+        await client.send_raw(goaway_frame(0, INTERNAL_ERROR))
         await asyncio.wait_for(cancelled.wait(), 5)
         await client.wait_closed()
     finally:

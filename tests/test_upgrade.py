@@ -29,9 +29,9 @@ from aiohttp_h2.dispatch import DispatchProtocol
 from aiohttp_h2.upgrade import UpgradeInspector, check_settings, inspect_upgrade
 
 from .client_support import require_tool
-from .conformance.frames import PREFACE, SETTINGS, WINDOW_UPDATE, settings_frame
 from .conformance.support import Conn, RawFrame
 from .conftest import StartServer, run_command
+from .h2wire.frames import PREFACE, SETTINGS, WINDOW_UPDATE, settings_frame
 
 GOOD_SETTINGS = b"AAMAAABkAAQAoAAAAAIAAAAA"  # MAX_CONCURRENT_STREAMS 100, INITIAL_WINDOW 10 MiB, PUSH 0
 

@@ -11,8 +11,7 @@ import pytest
 
 import aiohttp_h2
 
-from .conftest import Connect
-from .frames import (
+from ..h2wire.frames import (
     ACK,
     GOAWAY,
     INITIAL_WINDOW_SIZE,
@@ -23,6 +22,7 @@ from .frames import (
     ping_frame,
     settings_frame,
 )
+from .conftest import Connect
 from .support import (
     Broken,
     Closed,

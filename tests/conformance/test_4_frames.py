@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import Connect
-from .frames import (
+from ..h2wire.frames import (
     ACK,
     COMPRESSION_ERROR,
     FRAME_SIZE_ERROR,
@@ -30,6 +29,7 @@ from .frames import (
     ping_frame,
     priority_frame,
 )
+from .conftest import Connect
 
 pytestmark = pytest.mark.timeout(15)
 

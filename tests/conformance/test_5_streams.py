@@ -16,8 +16,7 @@ from collections.abc import Callable
 
 import pytest
 
-from .conftest import Connect
-from .frames import (
+from ..h2wire.frames import (
     CANCEL,
     GOAWAY,
     INITIAL_WINDOW_SIZE,
@@ -38,6 +37,7 @@ from .frames import (
     settings_frame,
     window_update_frame,
 )
+from .conftest import Connect
 from .support import (
     Conn,
 )

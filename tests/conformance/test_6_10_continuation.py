@@ -7,8 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from .conftest import Connect
-from .frames import (
+from ..h2wire.frames import (
     CANCEL,
     PROTOCOL_ERROR,
     continuation_frame,
@@ -21,6 +20,7 @@ from .frames import (
     settings_frame,
     window_update_frame,
 )
+from .conftest import Connect
 from .support import (
     Conn,
 )

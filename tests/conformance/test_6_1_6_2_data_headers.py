@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import Connect
-from .frames import (
+from ..h2wire.frames import (
     DATA,
     END_HEADERS,
     END_STREAM,
@@ -22,6 +21,7 @@ from .frames import (
     priority_fields,
     priority_frame,
 )
+from .conftest import Connect
 
 pytestmark = pytest.mark.timeout(15)
 

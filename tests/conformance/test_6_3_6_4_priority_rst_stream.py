@@ -7,8 +7,7 @@ import asyncio
 
 import pytest
 
-from .conftest import Connect
-from .frames import (
+from ..h2wire.frames import (
     CANCEL,
     FRAME_SIZE_ERROR,
     GOAWAY,
@@ -18,6 +17,7 @@ from .frames import (
     priority_frame,
     rst_stream_frame,
 )
+from .conftest import Connect
 
 pytestmark = pytest.mark.timeout(15)
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import Connect
-from .frames import (
+from ..h2wire.frames import (
     ACK,
     ENABLE_PUSH,
     FLOW_CONTROL_ERROR,
@@ -23,6 +22,7 @@ from .frames import (
     ping_frame,
     settings_frame,
 )
+from .conftest import Connect
 
 pytestmark = pytest.mark.timeout(15)
 

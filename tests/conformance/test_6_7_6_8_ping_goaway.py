@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import Connect
-from .frames import (
+from ..h2wire.frames import (
     FRAME_SIZE_ERROR,
     GOAWAY,
     H2SPEC_PING,
@@ -17,6 +16,7 @@ from .frames import (
     goaway_frame,
     ping_frame,
 )
+from .conftest import Connect
 from .support import (
     Broken,
     Closed,

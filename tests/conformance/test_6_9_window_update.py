@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import Connect
-from .frames import (
+from ..h2wire.frames import (
     DATA,
     FLOW_CONTROL_ERROR,
     FRAME_SIZE_ERROR,
@@ -21,6 +20,7 @@ from .frames import (
     settings_frame,
     window_update_frame,
 )
+from .conftest import Connect
 from .support import (
     Conn,
     RawFrame,

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import Connect
-from .frames import (
+from ..h2wire.frames import (
     GOAWAY,
     H2SPEC_PING,
     ZERO_PING,
@@ -13,6 +12,7 @@ from .frames import (
     ping_frame,
     rst_stream_frame,
 )
+from .conftest import Connect
 
 pytestmark = pytest.mark.timeout(15)
 

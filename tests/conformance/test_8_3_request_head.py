@@ -23,8 +23,8 @@ import aiohttp_h2
 from aiohttp_h2.connection import H2Protocol
 
 from ..fuzz_support import TaskWatch
+from ..h2wire.frames import GOAWAY, INTERNAL_ERROR, PROTOCOL_ERROR, RST_STREAM, Headers, data_frame
 from .conftest import Connect
-from .frames import GOAWAY, INTERNAL_ERROR, PROTOCOL_ERROR, RST_STREAM, Headers, data_frame
 from .support import Conn, build_app
 
 pytestmark = pytest.mark.timeout(20)

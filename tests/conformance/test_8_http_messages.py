@@ -16,13 +16,13 @@ from collections.abc import Callable
 
 import pytest
 
-from .conftest import Connect
-from .frames import (
+from ..h2wire.frames import (
     PROTOCOL_ERROR,
     Headers,
     data_frame,
     push_promise_frame,
 )
+from .conftest import Connect
 from .support import (
     Conn,
 )

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import Connect
-from .frames import (
+from ..h2wire.frames import (
     ACK,
     CANCEL,
     DATA,
@@ -34,6 +33,7 @@ from .frames import (
     settings_frame,
     window_update_frame,
 )
+from .conftest import Connect
 from .support import (
     RawFrame,
 )

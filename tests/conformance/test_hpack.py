@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import Connect
-from .frames import (
+from ..h2wire.frames import (
     COMPRESSION_ERROR,
     HEADER_TABLE_SIZE,
     headers_frame,
     hpack_int,
 )
+from .conftest import Connect
 from .support import (
     Conn,
 )

@@ -1,11 +1,15 @@
-"""HTTP/2 frames as bytes (RFC 9113 §4.1, §6) and HPACK integers (RFC 7541 §5.1), valid or not.
+"""HTTP/2 frames both ways: builders (RFC 9113 §4.1, §6; HPACK integers, RFC 7541 §5.1)
+and a decoder, valid or not, independent of h2 and hyperframe.
 
 Each builder writes exactly the octets given, like h2spec's ``Framer`` with
 ``AllowIllegalWrites``: nothing is validated, so tests can send any malformed frame.
+``FrameDecoder`` cuts received bytes into ``RawFrame`` objects without judging them, so
+the conformance verdicts stay independent of the package whose use they judge.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 
 Headers = list[tuple[bytes, bytes]]
@@ -21,6 +25,7 @@ END_HEADERS, PADDED, PRIORITY_FLAG = 0x4, 0x8, 0x20
 # Error codes (RFC 9113 §7).
 NO_ERROR, PROTOCOL_ERROR, INTERNAL_ERROR, FLOW_CONTROL_ERROR = 0x0, 0x1, 0x2, 0x3
 STREAM_CLOSED, FRAME_SIZE_ERROR, REFUSED_STREAM, CANCEL, COMPRESSION_ERROR = 0x5, 0x6, 0x7, 0x8, 0x9
+ENHANCE_YOUR_CALM = 0xB
 # SETTINGS identifiers (RFC 9113 §6.5.2).
 HEADER_TABLE_SIZE, ENABLE_PUSH, MAX_CONCURRENT_STREAMS = 0x1, 0x2, 0x3
 INITIAL_WINDOW_SIZE, MAX_FRAME_SIZE, MAX_HEADER_LIST_SIZE = 0x4, 0x5, 0x6
@@ -34,9 +39,11 @@ ZERO_PING = b"\x00" * 8
 
 # ---------------------------------------------------------------------- frames
 def frame(ftype: int, flags: int, stream_id: int, payload: bytes = b"", length: int | None = None) -> bytes:
-    """One frame from its parts; ``length`` may disagree with the payload."""
+    """One frame from its parts; ``length`` may disagree with the payload (fields are
+    masked to their widths, so a fuzzer may pass any integers)."""
     size = len(payload) if length is None else length
-    return struct.pack(">I", size)[1:] + struct.pack(">BBI", ftype, flags, stream_id) + payload
+    header = struct.pack(">I", size & 0xFFFFFF)[1:] + struct.pack(">BBI", ftype & 0xFF, flags & 0xFF, stream_id & 0xFFFFFFFF)
+    return header + payload
 
 
 def _padded(payload: bytes, pad: int | None) -> tuple[bytes, int]:
@@ -123,3 +130,100 @@ def hpack_int(value: int, prefix_bits: int, first: int) -> bytes:
 def dummy_headers(count: int) -> Headers:
     """h2spec's ``DummyHeaders``: ``x-dummyN`` with ``--max-header-length`` x's each."""
     return [(f"x-dummy{i}".encode(), b"x" * MAX_HEADER_LEN) for i in range(count)]
+
+
+# ---------------------------------------------------------------------- decoding
+_NAMES = {0: "DATA", 1: "HEADERS", 2: "PRIORITY", 3: "RST_STREAM", 4: "SETTINGS", 5: "PUSH_PROMISE"}
+_NAMES.update({6: "PING", 7: "GOAWAY", 8: "WINDOW_UPDATE", 9: "CONTINUATION"})
+
+
+@dataclasses.dataclass(frozen=True)
+class RawFrame:
+    """A frame as received: its header fields and payload, parsed by nobody else."""
+
+    type: int
+    flags: int
+    stream_id: int
+    payload: bytes
+
+    @property
+    def error_code(self) -> int:
+        if self.type == RST_STREAM:
+            return int(struct.unpack(">I", self.payload[:4])[0])
+        if self.type == GOAWAY:
+            return int(struct.unpack(">I", self.payload[4:8])[0])
+        raise AssertionError(f"{self} has no error code")
+
+    @property
+    def last_stream_id(self) -> int:
+        assert self.type == GOAWAY, f"{self} is no GOAWAY"
+        return int.from_bytes(self.payload[:4], "big") & 0x7FFFFFFF
+
+    @property
+    def increment(self) -> int:
+        assert self.type == WINDOW_UPDATE, f"{self} is no WINDOW_UPDATE"
+        return int.from_bytes(self.payload[:4], "big") & 0x7FFFFFFF
+
+    @property
+    def data(self) -> bytes:
+        """A DATA frame's data, without its padding."""
+        assert self.type == DATA, f"{self} is no DATA"
+        if self.flags & PADDED:
+            return self.payload[1 : len(self.payload) - self.payload[0]]
+        return self.payload
+
+    @property
+    def end_stream(self) -> bool:
+        return self.type in (DATA, HEADERS) and bool(self.flags & END_STREAM)
+
+    @property
+    def ack(self) -> bool:
+        return self.type in (SETTINGS, PING) and bool(self.flags & ACK)
+
+    def settings(self) -> dict[int, int]:
+        """A SETTINGS frame's parameters (a trailing partial entry is ignored)."""
+        assert self.type == SETTINGS, f"{self} is no SETTINGS"
+        payload = self.payload
+        return dict(struct.unpack(">HI", payload[i : i + 6]) for i in range(0, len(payload) - len(payload) % 6, 6))
+
+    def __str__(self) -> str:
+        extra = ""
+        if (self.type == RST_STREAM and len(self.payload) >= 4) or (self.type == GOAWAY and len(self.payload) >= 8):
+            extra = f" code={self.error_code}"
+        name = _NAMES.get(self.type, f"type {self.type:#x}")
+        return f"{name}(flags={self.flags:#x}, stream={self.stream_id}, length={len(self.payload)}{extra})"
+
+    __repr__ = __str__
+
+
+class FrameDecoder:
+    """Cuts a byte stream into frames: ``feed`` returns the frames completed so far."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def feed(self, data: bytes) -> list[RawFrame]:
+        buffer = self._buffer
+        buffer += data
+        frames: list[RawFrame] = []
+        pos = 0
+        while len(buffer) - pos >= 9:
+            length = int.from_bytes(buffer[pos : pos + 3], "big")
+            end = pos + 9 + length
+            if end > len(buffer):
+                break
+            stream_id = int.from_bytes(buffer[pos + 5 : pos + 9], "big") & 0x7FFFFFFF
+            frames.append(RawFrame(buffer[pos + 3], buffer[pos + 4], stream_id, bytes(buffer[pos + 9 : end])))
+            pos = end
+        del buffer[:pos]
+        return frames
+
+    @property
+    def pending(self) -> int:
+        """Bytes of an incomplete frame held back."""
+        return len(self._buffer)
+
+
+def parse_frames(data: bytes) -> list[RawFrame]:
+    """Every whole frame in ``data`` (a trailing partial frame is dropped)."""
+    return FrameDecoder().feed(data)

@@ -1,0 +1,11 @@
+"""The one raw HTTP/2 client of the test suite, and a socket-free harness for the server.
+
+* ``frames``: frame builders (anything, valid or not), ``PREFACE``, codes, ``FrameDecoder``
+  and ``RawFrame``: the only place that encodes or decodes frame octets.
+* ``conn``: ``WireConn``, a connection of frames in, ``Event`` out, independent of h2;
+  ``tests.conformance.support.Conn`` adds h2spec's and the strict RFC 9113 verdicts.
+* ``h2client``: ``RawClient``, h2's client state machine on the same streams, for tests
+  that want a correct peer (flow control, HPACK state) and its frame log as ``RawFrame``.
+* ``harness``: the server's real protocol objects on an in-memory transport and an event
+  loop with a fake clock: bytes in, frames out, timeouts without waiting.
+"""
