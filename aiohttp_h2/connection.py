@@ -27,6 +27,7 @@ from aiohttp.streams import StreamReader
 
 from ._compat import ServerConnection
 from ._h2compat import H2_CONFIG, BodyLengthMismatch, H2StateMachine, LocalSettings, data_frame_header
+from .deadlines import Deadline, DeadlineTimer
 from .flow import Credit
 from .lifecycle import ConnState, Lifecycle
 from .message import RequestRejected, header_list_size, parse_request_headers, rejected_request_message
@@ -36,7 +37,7 @@ from .pipeline import peer_label as _peer
 from .pipeline import serve_stream
 from .policy import AbusePolicy
 from .scheduler import SendScheduler, stingy, useful_frame_size
-from .shutdown import GracefulShutdown
+from .shutdown import ANNOUNCE_TIMEOUT, GracefulShutdown
 from .stream import H2Stream
 from .upgrade import Handover
 from .writer import H2StreamWriter
@@ -88,7 +89,6 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
         self.loop = ctx.loop
         self._upgrade = upgrade
         self._handover = Handover.COMPLETE
-        self._preface_handle: asyncio.TimerHandle | None = None
         self.transport: asyncio.Transport | None = None
         self.h2 = H2StateMachine(config=H2_CONFIG)
         self.streams: dict[int, H2Stream] = {}
@@ -102,9 +102,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
         self._life = Lifecycle()
         self._shutdown = GracefulShutdown(self.loop, self._life)
         self._conn_credit = Credit(settings.connection_window_size)
-        self._idle_handle: asyncio.TimerHandle | None = None
-        self._header_handle: asyncio.TimerHandle | None = None
-        self._send_watch: asyncio.TimerHandle | None = None
+        self._deadlines: DeadlineTimer[Deadline | H2Stream] = DeadlineTimer(self.loop, self._deadline_passed)
         self._input_handle: asyncio.Handle | None = None  # set while input waits for its turn
         self._paused_at = 0.0
         self._policy = AbusePolicy(
@@ -167,7 +165,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
         if self._upgrade is not None:
             upgrade, self._upgrade = self._upgrade, None
             self._handover = Handover.AWAITING_PREFACE
-            self._preface_handle = self.loop.call_later(settings.preface_timeout, self._preface_timeout)
+            self._deadlines.arm(Deadline.PREFACE, settings.preface_timeout)
             self._start_upgraded_stream(upgrade)
 
     def data_received(self, data: bytes) -> None:
@@ -209,11 +207,10 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
                     self._calm_down()
                     return
         if conn.header_block_incomplete():
-            if self._header_handle is None:
-                self._header_handle = self.loop.call_later(self.settings.header_timeout, self._header_timeout)
-        elif self._header_handle is not None:
-            self._header_handle.cancel()
-            self._header_handle = None
+            if not self._deadlines.armed(Deadline.HEADER):
+                self._deadlines.arm(Deadline.HEADER, self.settings.header_timeout)
+        else:
+            self._deadlines.cancel(Deadline.HEADER)
         if self._handover is Handover.AWAITING_PREFACE and conn.preface_received:
             self._handover_complete()
         self._schedule_flush()
@@ -264,11 +261,10 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._life.lost()
-        handles = (self._idle_handle, self._header_handle, self._send_watch, self._preface_handle, self._input_handle)
-        for handle in handles:
-            if handle is not None:
-                handle.cancel()
-        self._idle_handle = self._header_handle = self._send_watch = self._preface_handle = self._input_handle = None
+        self._deadlines.cancel_all()
+        if self._input_handle is not None:
+            self._input_handle.cancel()
+            self._input_handle = None
         lost = ConnectionResetError("HTTP/2 connection lost")
         for stream in list(self.streams.values()):
             self._abort_stream(stream, lost)
@@ -390,9 +386,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
             stream.remote_ended = True
         stream.writer = H2StreamWriter(stream)
         self.streams[stream_id] = stream
-        if self._idle_handle is not None:
-            self._idle_handle.cancel()
-            self._idle_handle = None
+        self._deadlines.cancel(Deadline.IDLE)
         ctx.server.requests_count += 1
         stream.task = task = self.loop.create_task(serve_stream(stream, message, handler))
         task.add_done_callback(functools.partial(self._task_done, stream))
@@ -539,8 +533,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
     def send_data(self, stream: H2Stream) -> None:
         if self._sending.add(stream):
             stream.send_progress = self.loop.time()
-            if self._send_watch is None:
-                self._watch_sending()
+            self._watch_sending()
         if not self.write_paused:
             self._pump()
 
@@ -625,13 +618,12 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
 
     def _watch_sending(self) -> None:
         """Arm the slow-read watchdog while responses wait on the peer."""
-        if self._send_watch is None and not self._life.closed:
-            self._send_watch = self.loop.call_later(self.settings.send_timeout, self._check_sending)
+        if not self._life.done_writing and not self._deadlines.armed(Deadline.SEND):
+            self._deadlines.arm(Deadline.SEND, self.settings.send_timeout)
 
     def _check_sending(self) -> None:
         """Reset streams whose responses made no progress for ``send_timeout`` (the peer
         keeps their window shut), and drop a connection whose peer reads nothing."""
-        self._send_watch = None
         if self._life.closed:
             return
         timeout = self.settings.send_timeout
@@ -733,7 +725,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
             # (crediting the window) for up to lingering_time, then reset with
             # NO_ERROR (RFC 9113 §8.1). An immediate reset upsets curl and httpx.
             stream.start_discarding()
-            stream.linger_handle = self.loop.call_later(self.ctx.lingering_time, self._end_lingering, stream)
+            self._deadlines.arm(stream, self.ctx.lingering_time)  # then _end_lingering
         self.maybe_forget(stream)
 
     def _end_lingering(self, stream: H2Stream) -> None:
@@ -750,9 +742,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
                 del self.streams[stream.stream_id]
                 self._policy.release_headers(stream.header_bytes)
             self._sending.discard(stream)
-            if stream.linger_handle is not None:
-                stream.linger_handle.cancel()
-                stream.linger_handle = None
+            self._deadlines.cancel(stream)
         if self._life.closes_when_idle or self._life.done_writing:
             self._close_if_drained()
         elif not self.streams:
@@ -765,19 +755,36 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
             self._goaway_and_close(NO_ERROR)
 
     # ------------------------------------------------------------ idle / close
+    def _deadline_passed(self, key: Deadline | H2Stream) -> None:
+        """The one timer's callback (``deadlines.DeadlineTimer``): what each wait ends in."""
+        if not isinstance(key, Deadline):
+            self._end_lingering(key)
+        elif key is Deadline.IDLE:
+            self._idle_timeout()
+        elif key is Deadline.HEADER:
+            self._header_timeout()
+        elif key is Deadline.SEND:
+            self._check_sending()
+        elif key is Deadline.ANNOUNCE:
+            self._final_goaway()
+        elif key is Deadline.PREFACE:
+            self._preface_timeout()
+        elif self.transport is not None:  # LINGER: done reading; DRAIN: done waiting
+            if key is Deadline.LINGER:
+                self.transport.close()
+            else:
+                self.transport.abort()
+
     def _arm_idle(self) -> None:
-        if self._idle_handle is not None or self._life.closed:
-            return
-        self._idle_handle = self.loop.call_later(self.settings.idle_timeout, self._idle_timeout)
+        if not self._life.closed and not self._deadlines.armed(Deadline.IDLE):
+            self._deadlines.arm(Deadline.IDLE, self.settings.idle_timeout)
 
     def _idle_timeout(self) -> None:
-        self._idle_handle = None
         if not self.streams and not self._life.closed:
             logger.debug("Closing idle HTTP/2 connection from %s", _peer(self.peername))
             self._goaway_and_close(NO_ERROR)
 
     def _header_timeout(self) -> None:
-        self._header_handle = None
         if self._life.closed or not self.h2.header_block_incomplete():
             return
         self._policy.violation = f"header block incomplete after {self.settings.header_timeout:.0f} s"
@@ -819,14 +826,13 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
                 # Half-close: GOAWAY and FIN go out after the buffered bytes; whatever
                 # the peer still sends is read and dropped until it closes or time's up.
                 transport.write_eof()
-                self.loop.call_later(_LINGER_SECONDS, transport.close)
+                self._deadlines.arm(Deadline.LINGER, _LINGER_SECONDS)
             except OSError:  # TLS, or the peer is already gone (ENOTCONN)
                 transport.close()
             # close() waits for the buffer to drain; a peer that never reads would
             # keep the connection forever.
-            if self._send_watch is not None:
-                self._send_watch.cancel()
-            self._send_watch = self.loop.call_later(self.settings.send_timeout, transport.abort)
+            self._deadlines.cancel(Deadline.SEND)
+            self._deadlines.arm(Deadline.DRAIN, self.settings.send_timeout)
         out.clear()
 
     def close(self) -> None:
@@ -838,13 +844,15 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
         if self.settings.shutdown_goaway == "final":
             self._life.refuse_new_streams()
             self._close_if_drained()
-        elif self._shutdown.announce(self.h2, self._final_goaway):
+        elif self._shutdown.announce(self.h2):
+            self._deadlines.arm(Deadline.ANNOUNCE, ANNOUNCE_TIMEOUT)
             self._schedule_flush()
 
     def _final_goaway(self) -> None:
         """The PING after our first GOAWAY came back (or its time ran out): every stream the
         peer opened before it saw that GOAWAY has arrived. GOAWAY with the real last
         stream id; later streams are refused."""
+        self._deadlines.cancel(Deadline.ANNOUNCE)
         if self._life.done_writing or not self._can_send() or not self._shutdown.finish(self.h2, self._last_stream_id):
             return
         self._schedule_flush()
@@ -872,15 +880,12 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
     def _handover_complete(self) -> None:
         """The client preface arrived after the 101: release stream 1's response."""
         self._handover = Handover.COMPLETE
-        if self._preface_handle is not None:
-            self._preface_handle.cancel()
-            self._preface_handle = None
+        self._deadlines.cancel(Deadline.PREFACE)
 
     def _preface_timeout(self) -> None:
         """No client preface within ``preface_timeout`` of the 101: close, as the
         dispatcher closes a connection that never chose a protocol. The held response
         is dropped, the handler cancelled."""
-        self._preface_handle = None
         if self._handover is not Handover.AWAITING_PREFACE or self._life.closed:
             return
         logger.debug("Closing an upgraded connection from %s: no client preface", _peer(self.peername))

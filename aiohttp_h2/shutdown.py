@@ -18,7 +18,6 @@ flight are done.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 from ._h2compat import H2StateMachine
 from .lifecycle import ConnState, Lifecycle
@@ -34,27 +33,26 @@ ANNOUNCE_TIMEOUT = 1.0
 
 
 class GracefulShutdown:
-    """The two GOAWAYs of one connection, the announcement's timer, and a future that
-    ``wait_done`` awaits until the connection has stopped writing. Where the
-    connection is on its way out is its ``Lifecycle`` state (ANNOUNCED, DRAINING...)."""
+    """The two GOAWAYs of one connection, and a future that ``wait_done`` awaits until
+    the connection has stopped writing. Where the connection is on its way out is its
+    ``Lifecycle`` state (ANNOUNCED, DRAINING...); the wait for the PING's ACK is its
+    ``Deadline.ANNOUNCE``."""
 
-    __slots__ = ("_life", "_loop", "_timer", "_done")
+    __slots__ = ("_life", "_loop", "_done")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, life: Lifecycle) -> None:
         self._life = life
         self._loop = loop
-        self._timer: asyncio.TimerHandle | None = None
         self._done: asyncio.Future[None] | None = None
 
-    def announce(self, conn: H2StateMachine, on_timeout: Callable[[], None]) -> bool:
-        """Queue GOAWAY(2^31-1) and the PING; ``on_timeout`` runs if no ACK comes in time.
-        False (nothing sent) unless the connection was still serving."""
+    def announce(self, conn: H2StateMachine) -> bool:
+        """Queue GOAWAY(2^31-1) and the PING (the final GOAWAY follows its ACK, or
+        ``ANNOUNCE_TIMEOUT``). False (nothing sent) unless the connection was still serving."""
         if self._life.state is not ConnState.OPEN:
             return False
         conn.send_goaway(MAX_STREAM_ID)
         conn.ping(SHUTDOWN_PING)
         self._life.announce()
-        self._timer = self._loop.call_later(ANNOUNCE_TIMEOUT, on_timeout)
         return True
 
     def answers_announcement(self, ping_data: bytes | None) -> bool:
@@ -64,7 +62,6 @@ class GracefulShutdown:
     def finish(self, conn: H2StateMachine, last_stream_id: int) -> bool:
         """Queue the final GOAWAY(``last_stream_id``) after an announcement; False if
         there was none to finish (never announced, or already finished)."""
-        self._cancel_timer()
         if not self._life.announced:
             return False
         conn.send_goaway(last_stream_id)
@@ -73,7 +70,6 @@ class GracefulShutdown:
 
     def connection_done(self) -> None:
         """The connection wrote its last bytes (or was lost): release ``wait_done``."""
-        self._cancel_timer()
         done = self._future()
         if not done.done():
             done.set_result(None)
@@ -89,8 +85,3 @@ class GracefulShutdown:
         if self._done is None:
             self._done = self._loop.create_future()
         return self._done
-
-    def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None

@@ -73,7 +73,6 @@ class H2Stream:
         "max_line_size",
         "_timeout_ceil_threshold",
         "handler_done",
-        "linger_handle",
         "inflater",
         "_inflate_pending",
         "_eof_deferred",
@@ -112,7 +111,6 @@ class H2Stream:
         self.max_line_size = ctx.max_line_size
         self._timeout_ceil_threshold = ctx.timeout_ceil_threshold
         self.handler_done = False
-        self.linger_handle: asyncio.TimerHandle | None = None
         # Decompresses a Content-Encoding'd request body (aiohttp's auto_decompress).
         self.inflater: DeflateBuffer | None = None
         self._inflate_pending = False  # the inflater holds output not yet fed

@@ -813,6 +813,8 @@ def _timers_pointing_at(loop: asyncio.AbstractEventLoop, protocol: H2Protocol) -
             continue
         callback = getattr(handle, "_callback", None)
         owners = [getattr(callback, "__self__", None), *getattr(handle, "_args", ())]
+        # The connection's one deadline timer calls back into the connection.
+        owners.append(getattr(getattr(owners[0], "_on_due", None), "__self__", None))
         for owner in owners:
             if owner is protocol or getattr(owner, "conn", None) is protocol:
                 found.append(repr(handle))
