@@ -17,18 +17,32 @@ from aiohttp import web
 
 import aiohttp_h2
 
+from .h2wire.harness import FakeClockLoop, MemoryServer
+
 #: ``AIOHTTP_H2_TEST_LOOP=uvloop`` runs every async test and fixture on uvloop's event loop
 #: (``scripts/test`` runs the whole suite a second time that way); the default is asyncio's.
 TEST_LOOP = os.environ.get("AIOHTTP_H2_TEST_LOOP") or "asyncio"
 if TEST_LOOP not in ("asyncio", "uvloop"):
     raise ValueError(f"AIOHTTP_H2_TEST_LOOP must be 'asyncio' or 'uvloop', not {TEST_LOOP!r}")
 
-if TEST_LOOP == "uvloop":
-    import uvloop
 
-    def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Callable[[], Any]]:
-        """pytest-asyncio's way to choose the loop (overriding ``event_loop_policy`` is deprecated)."""
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "fake_clock: run on tests.h2wire.harness.FakeClockLoop (socket-free tests; timers jump)"
+    )
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Callable[[], Any]]:
+    """pytest-asyncio's way to choose the loop (overriding ``event_loop_policy`` is deprecated):
+    the fake clock for tests marked ``fake_clock``, else the suite's loop."""
+    if item.get_closest_marker("fake_clock") is not None:
+        return {"fake_clock": FakeClockLoop}
+    if TEST_LOOP == "uvloop":
+        import uvloop
+
         return {"uvloop": uvloop.new_event_loop}
+    return {"asyncio": asyncio.new_event_loop}
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -54,6 +68,10 @@ class RunningServer:
         server = self.runner.server
         assert isinstance(server, aiohttp_h2.Server)
         return server
+
+    async def open_connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A cleartext connection to the server (``MemoryServer.open_connection``'s twin)."""
+        return await asyncio.open_connection(self.host, self.port)
 
 
 @pytest.fixture(scope="session")
@@ -117,6 +135,26 @@ async def start_server(tls_files: dict[str, Path]) -> AsyncIterator[StartServer]
     yield start
     for runner in reversed(runners):
         await runner.cleanup()
+
+
+StartMemoryServer = Callable[..., Awaitable[MemoryServer]]
+
+
+@pytest.fixture
+async def memory_server() -> AsyncIterator[StartMemoryServer]:
+    """``await memory_server(app, h2_settings=None, **runner_kwargs)``: ``start_server``
+    without a socket (``tests.h2wire.harness``); with ``@pytest.mark.fake_clock`` its
+    timeouts fire without waiting."""
+    servers: list[MemoryServer] = []
+
+    async def start(app: web.Application, *, h2_settings: aiohttp_h2.H2Settings | None = None, **kwargs: Any) -> MemoryServer:
+        server = await MemoryServer.start(app, h2_settings=h2_settings, **kwargs)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in reversed(servers):
+        await server.cleanup()
 
 
 def free_port() -> int:

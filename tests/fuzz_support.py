@@ -52,6 +52,7 @@ import aiohttp_h2
 from aiohttp_h2.connection import H2Protocol
 
 from .h2wire.frames import PREFACE, frame
+from .h2wire.harness import MemoryTransport
 
 __all__ = (
     "PREFACE",
@@ -467,34 +468,18 @@ class OutputCheck:
 
 
 # ------------------------------------------------------------- in-process transport
-class RecordingTransport(asyncio.Transport):
-    """A transport stand-in for the fuzzers: records writes, delivers ``connection_lost``
-    on the next loop turn after ``close()``, and refuses ``write()`` after
-    ``write_eof()`` with asyncio's own ``RuntimeError``, as its socket transports do."""
+class RecordingTransport(MemoryTransport):
+    """The harness's ``MemoryTransport`` feeding an ``OutputCheck``, and noting a GOAWAY
+    the peer got through to the server's h2 state machine."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, output: OutputCheck) -> None:
-        super().__init__()
-        self._loop = loop
-        self._protocol: asyncio.BaseProtocol | None = None
+        super().__init__(loop, output.feed)
         self.output = output
-        self.closed = False
-        self.eof_sent = False
-        self.eof_stack = ""
-        self.lost = False
-        self.reading = True
         self.h2: H2Protocol | None = None
         self.peer_goaway = False
-        self._extra = {
-            "peername": ("127.0.0.1", 40000),
-            "sockname": ("127.0.0.1", 8080),
-            "socket": None,
-            "sslcontext": None,
-            "ssl_object": None,
-        }
 
-    # protocol switching (the dispatcher hands the transport on)
     def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
-        self._protocol = protocol
+        super().set_protocol(protocol)
         if isinstance(protocol, H2Protocol):
             self.h2 = protocol
             self._spy_on_events(protocol)
@@ -511,89 +496,6 @@ class RecordingTransport(asyncio.Transport):
             return events
 
         machine.receive_data = receive_data  # type: ignore[method-assign]
-
-    def get_protocol(self) -> asyncio.BaseProtocol:
-        assert self._protocol is not None
-        return self._protocol
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return self._extra.get(name, default)
-
-    # writing
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        if self.eof_sent:
-            raise RuntimeError(f"Cannot call write() after write_eof(), called from:\n{self.eof_stack}")
-        if self.lost:
-            return
-        self.output.feed(bytes(data))
-
-    def writelines(self, list_of_data: Iterable[bytes | bytearray | memoryview]) -> None:
-        for data in list_of_data:
-            self.write(data)
-
-    def can_write_eof(self) -> bool:
-        return True
-
-    def write_eof(self) -> None:
-        """Half-close: our FIN; the peer may still send until it closes too."""
-        if not self.closed:
-            self.eof_sent = True
-            self.eof_stack = "".join(traceback.format_stack(limit=12))
-
-    @property
-    def server_done(self) -> bool:
-        """The server closed, or half-closed, the connection."""
-        return self.closed or self.eof_sent
-
-    def get_write_buffer_size(self) -> int:
-        return 0
-
-    def get_write_buffer_limits(self) -> tuple[int, int]:
-        return (16384, 65536)
-
-    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
-        pass
-
-    # reading
-    def pause_reading(self) -> None:
-        self.reading = False
-
-    def resume_reading(self) -> None:
-        self.reading = True
-
-    def is_reading(self) -> bool:
-        return self.reading
-
-    # closing
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            self._loop.call_soon(self._deliver_lost, None)
-
-    def abort(self) -> None:
-        self.close()
-
-    def _deliver_lost(self, exc: BaseException | None) -> None:
-        if not self.lost:
-            self.lost = True
-            self.get_protocol().connection_lost(exc)
-
-    def peer_closes(self, abrupt: bool) -> None:
-        """The client goes away: a reset (``connection_lost(exc)`` at once) or an EOF."""
-        if self.lost:
-            return
-        if abrupt:
-            self.closed = True
-            self._deliver_lost(ConnectionResetError("connection reset by peer"))
-            return
-        if self.closed:
-            return
-        keep_open = self.get_protocol().eof_received()
-        if not keep_open:
-            self.close()
 
 
 # ------------------------------------------------------------------ in-process target

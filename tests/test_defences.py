@@ -24,7 +24,7 @@ from aiohttp_h2.connection import _WORK_PER_TURN, H2Protocol
 from aiohttp_h2.scheduler import USEFUL_FRAME
 
 from .attack_probes import heavy_header_block
-from .conftest import RunningServer
+from .conftest import RunningServer, StartMemoryServer
 from .h2wire.frames import (
     CANCEL,
     DATA,
@@ -207,18 +207,20 @@ async def test_hpack_bomb(start_server: StartServer, caplog: pytest.LogCaptureFi
     await check_serves(server)
 
 
-async def test_incomplete_header_block_times_out(start_server: StartServer, caplog: pytest.LogCaptureFixture) -> None:
-    server = await start_server(make_app(), h2_settings=aiohttp_h2.H2Settings(header_timeout=0.3))
+@pytest.mark.fake_clock
+async def test_incomplete_header_block_times_out(memory_server: StartMemoryServer, caplog: pytest.LogCaptureFixture) -> None:
+    server = await memory_server(make_app(), h2_settings=aiohttp_h2.H2Settings(header_timeout=0.3))
     client = await RawClient.open(server)
     block = encode_block(client, request_headers("/ok"))
     await client.send_raw(headers_frame(1, block, end_stream=False, end_headers=False))  # no END_HEADERS, then silence
     await assert_calmed(client, caplog)
 
 
-async def test_trickled_headers_frame_times_out(start_server: StartServer, caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.fake_clock
+async def test_trickled_headers_frame_times_out(memory_server: StartMemoryServer, caplog: pytest.LogCaptureFixture) -> None:
     """A HEADERS frame sent a few bytes at a time (slowloris): the clock runs from its
     first byte, not from the last one."""
-    server = await start_server(make_app(), h2_settings=aiohttp_h2.H2Settings(header_timeout=0.5))
+    server = await memory_server(make_app(), h2_settings=aiohttp_h2.H2Settings(header_timeout=0.5))
     client = await RawClient.open(server)
     frame = headers_frame(1, encode_block(client, request_headers("/ok")), end_stream=False)
     loop = asyncio.get_running_loop()
@@ -331,7 +333,8 @@ async def non_reading_client(server: RunningServer) -> tuple[RawClient, asyncio.
     await client.flush()
     return client, writer
 
-async def test_shut_window_resets_stalled_stream(start_server: StartServer) -> None:
+@pytest.mark.fake_clock
+async def test_shut_window_resets_stalled_stream(memory_server: StartMemoryServer) -> None:
     """A peer that keeps a stream's window at zero gets that stream reset after
     ``send_timeout``; the handler's write fails and the buffered bytes are freed."""
     outcome: asyncio.Future[str] = asyncio.get_running_loop().create_future()
@@ -353,7 +356,7 @@ async def test_shut_window_resets_stalled_stream(start_server: StartServer) -> N
         return web.Response(status=204)
 
     settings = aiohttp_h2.H2Settings(send_timeout=0.4)
-    server = await start_server(
+    server = await memory_server(
         make_app([("GET", "/stream", stream_out), ("GET", "/empty", empty)]), h2_settings=settings
     )
     client = await RawClient.open(server, settings={h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0})
@@ -534,7 +537,8 @@ async def test_window_update_dribble(
     await bystander.stop()
 
 
-async def test_tiny_window_increment_buys_no_frame(start_server: StartServer) -> None:
+@pytest.mark.fake_clock
+async def test_tiny_window_increment_buys_no_frame(memory_server: StartMemoryServer) -> None:
     """A peer that opens a drained window by less than a useful frame gets nothing
     until it opens more; one that never does has the stream reset after send_timeout."""
     body = bytes(range(256)) * 1024
@@ -543,7 +547,7 @@ async def test_tiny_window_increment_buys_no_frame(start_server: StartServer) ->
         return web.Response(body=body)
 
     settings = aiohttp_h2.H2Settings(send_timeout=1.0)
-    server = await start_server(make_app([("GET", "/big", big), ("GET", "/big2", big)]), h2_settings=settings)
+    server = await memory_server(make_app([("GET", "/big", big), ("GET", "/big2", big)]), h2_settings=settings)
     window = h2.settings.SettingCodes.INITIAL_WINDOW_SIZE
     client = await RawClient.open(server, settings={window: 4096}, auto_ack=False)
     await client.window_update(2**20)

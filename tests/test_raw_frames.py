@@ -19,7 +19,7 @@ from aiohttp import web
 
 import aiohttp_h2
 
-from .conftest import RunningServer
+from .conftest import RunningServer, StartMemoryServer
 from .h2wire.frames import (
     CANCEL,
     DATA,
@@ -40,6 +40,7 @@ from .h2wire.frames import (
     window_update_frame,
 )
 from .h2wire.h2client import RawClient, WaitTimeout, check_serves, make_app, request_headers, until
+from .h2wire.harness import MemoryServer
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -49,11 +50,12 @@ BODY_100K = bytes(range(256)) * 400  # 102400 bytes, position-dependent content
 
 
 # --------------------------------------------------------------------- flow control
-async def test_window_stall_and_recovery(start_server: StartServer) -> None:
+@pytest.mark.fake_clock
+async def test_window_stall_and_recovery(memory_server: StartMemoryServer) -> None:
     async def big(request: web.Request) -> web.Response:
         return web.Response(body=BODY_100K)
 
-    server = await start_server(make_app([("GET", "/big", big)]))
+    server = await memory_server(make_app([("GET", "/big", big)]))
     client = await RawClient.open(server, settings={h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 1000}, auto_ack=False)
     sid = await client.request("/big")
     await client.wait_for(lambda: len(client.data[sid]) >= 1000, what="the first window of DATA")
@@ -70,13 +72,14 @@ async def test_window_stall_and_recovery(start_server: StartServer) -> None:
     client.close()
 
 
-async def test_negative_stream_window(start_server: StartServer) -> None:
+@pytest.mark.fake_clock
+async def test_negative_stream_window(memory_server: StartMemoryServer) -> None:
     """RFC 9113 §6.9.2: lowering INITIAL_WINDOW_SIZE can make a stream window negative."""
 
     async def big(request: web.Request) -> web.Response:
         return web.Response(body=BODY_100K)
 
-    server = await start_server(make_app([("GET", "/big", big)]))
+    server = await memory_server(make_app([("GET", "/big", big)]))
     window = h2.settings.SettingCodes.INITIAL_WINDOW_SIZE
     client = await RawClient.open(server, settings={window: 20_000}, auto_ack=False)
     await client.window_update(1_000_000)  # only the stream window limits this test
@@ -109,7 +112,8 @@ async def test_negative_stream_window(start_server: StartServer) -> None:
 
 
 # ---------------------------------------------------------------- cancellation
-async def test_peer_reset_cancels_handler(start_server: StartServer) -> None:
+@pytest.mark.fake_clock
+async def test_peer_reset_cancels_handler(memory_server: StartMemoryServer) -> None:
     started = asyncio.Event()
     cancelled = asyncio.Event()
 
@@ -122,7 +126,7 @@ async def test_peer_reset_cancels_handler(start_server: StartServer) -> None:
             raise
         return web.Response(text="late")
 
-    server = await start_server(make_app([("GET", "/slow", slow)]))
+    server = await memory_server(make_app([("GET", "/slow", slow)]))
     client = await RawClient.open(server)
     sid = await client.request("/slow")
     await asyncio.wait_for(started.wait(), 5)
@@ -154,7 +158,7 @@ BAD_HEADER_BLOCKS: dict[str, Headers] = {
 }
 
 
-async def _expect_protocol_error(server: RunningServer, block: Headers, end_stream: bool = True) -> str:
+async def _expect_protocol_error(server: RunningServer | MemoryServer, block: Headers, end_stream: bool = True) -> str:
     """Send ``block`` on stream 1; assert PROTOCOL_ERROR; returns which kind of error."""
     client = await RawClient.open(server, validate=False)
     try:
@@ -176,9 +180,10 @@ async def _expect_protocol_error(server: RunningServer, block: Headers, end_stre
         client.close()
 
 
+@pytest.mark.fake_clock
 @pytest.mark.parametrize("case", list(BAD_HEADER_BLOCKS))
-async def test_malformed_request_headers(start_server: StartServer, case: str) -> None:
-    server = await start_server(make_app())
+async def test_malformed_request_headers(memory_server: StartMemoryServer, case: str) -> None:
+    server = await memory_server(make_app())
     kind = await _expect_protocol_error(server, BAD_HEADER_BLOCKS[case])
     # h2 validates inbound header blocks while decoding them, so a malformed request is
     # a connection error (GOAWAY PROTOCOL_ERROR) rather than a stream error.
@@ -358,10 +363,11 @@ INVALID_FRAMES: dict[str, tuple[bytes, int]] = {
 }
 
 
+@pytest.mark.fake_clock
 @pytest.mark.parametrize("case", list(INVALID_FRAMES))
-async def test_invalid_frame_is_connection_error(start_server: StartServer, case: str) -> None:
+async def test_invalid_frame_is_connection_error(memory_server: StartMemoryServer, case: str) -> None:
     frame, code = INVALID_FRAMES[case]
-    server = await start_server(make_app())
+    server = await memory_server(make_app())
     client = await RawClient.open(server)
     await client.send_raw(frame)
     await client.wait_for(lambda: client.goaway() is not None, what="GOAWAY")
@@ -574,8 +580,9 @@ async def test_max_concurrent_streams_refused(start_server: StartServer) -> None
 
 
 # -------------------------------------------------------------------- timeouts
-async def test_idle_timeout(start_server: StartServer) -> None:
-    server = await start_server(make_app(), h2_settings=aiohttp_h2.H2Settings(idle_timeout=0.5))
+@pytest.mark.fake_clock
+async def test_idle_timeout(memory_server: StartMemoryServer) -> None:
+    server = await memory_server(make_app(), h2_settings=aiohttp_h2.H2Settings(idle_timeout=0.5))
     client = await RawClient.open(server)
     sid = await client.request("/ok")
     assert await client.response(sid) == (200, b"ok")
@@ -592,10 +599,11 @@ async def test_idle_timeout(start_server: StartServer) -> None:
     client.close()
 
 
-async def test_preface_timeout(start_server: StartServer) -> None:
-    server = await start_server(make_app(), h2_settings=aiohttp_h2.H2Settings(preface_timeout=0.3))
+@pytest.mark.fake_clock
+async def test_preface_timeout(memory_server: StartMemoryServer) -> None:
+    server = await memory_server(make_app(), h2_settings=aiohttp_h2.H2Settings(preface_timeout=0.3))
     loop = asyncio.get_running_loop()
-    reader, writer = await asyncio.open_connection(server.host, server.port)
+    reader, writer = await server.open_connection()
     t0 = loop.time()
     data = await _read_to_eof(reader, 3)
     elapsed = loop.time() - t0

@@ -25,6 +25,7 @@ from .frames import GOAWAY, RST_STREAM, FrameDecoder, Headers, RawFrame
 
 if TYPE_CHECKING:
     from ..conftest import RunningServer
+    from .harness import MemoryServer
 
 
 class WaitTimeout(AssertionError):
@@ -73,7 +74,7 @@ class RawClient:
     @classmethod
     async def open(
         cls,
-        server: RunningServer,
+        server: RunningServer | MemoryServer,
         *,
         settings: dict[int, int] | None = None,
         auto_ack: bool = True,
@@ -85,7 +86,7 @@ class RawClient:
         After the handshake the server's SETTINGS and its connection WINDOW_UPDATE
         (sent before the ACK of ours) have been processed.
         """
-        reader, writer = await asyncio.open_connection(server.host, server.port)
+        reader, writer = await server.open_connection()
         return await cls.start(reader, writer, settings=settings, auto_ack=auto_ack, validate=validate, handshake=handshake)
 
     @classmethod
@@ -314,7 +315,7 @@ async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
         await asyncio.sleep(0.005)
 
 
-async def check_serves(server: RunningServer) -> None:
+async def check_serves(server: RunningServer | MemoryServer) -> None:
     """A fresh connection still gets a normal response."""
     client = await RawClient.open(server)
     try:
