@@ -69,6 +69,10 @@ class RunningServer:
         assert isinstance(server, aiohttp_h2.Server)
         return server
 
+    @property
+    def authority(self) -> str:
+        return f"{self.host}:{self.port}"
+
     async def open_connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         """A cleartext connection to the server (``MemoryServer.open_connection``'s twin)."""
         return await asyncio.open_connection(self.host, self.port)

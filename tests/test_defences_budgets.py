@@ -21,7 +21,7 @@ from aiohttp import web
 
 import aiohttp_h2
 
-from .conftest import RunningServer
+from .conftest import RunningServer, StartMemoryServer
 from .h2wire.frames import (
     CANCEL,
     FLOW_CONTROL_ERROR,
@@ -34,6 +34,7 @@ from .h2wire.frames import (
     window_update_frame,
 )
 from .h2wire.h2client import RawClient, make_app, request_headers, until
+from .h2wire.harness import MemoryServer
 from .test_defences import Bystander, assert_calmed, encode_block, no_tracebacks, warnings_from
 
 pytestmark = pytest.mark.timeout(60)
@@ -42,7 +43,7 @@ StartServer = Callable[..., Awaitable[RunningServer]]
 
 
 
-def _protocol(server: RunningServer) -> aiohttp_h2.H2Protocol:
+def _protocol(server: RunningServer | MemoryServer) -> aiohttp_h2.H2Protocol:
     """The server side of the (only) HTTP/2 connection that has streams, else any."""
     protocols = [p for p in server.server.connections if isinstance(p, aiohttp_h2.H2Protocol)]
     assert protocols
@@ -149,14 +150,15 @@ async def test_made_you_reset(
     await bystander.stop()
 
 
+@pytest.mark.fake_clock
 async def test_server_resets_within_budget_are_fine(
-    start_server: StartServer, caplog: pytest.LogCaptureFixture
+    memory_server: StartMemoryServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A client that now and then sends a body that breaks its content-length gets a
     stream error each time, and the connection keeps serving."""
     handlers = Handlers()
     settings = aiohttp_h2.H2Settings(reset_burst=100, reset_rate=10.0)
-    server = await start_server(make_app([("POST", "/sink", handlers.sink)]), h2_settings=settings)
+    server = await memory_server(make_app([("POST", "/sink", handlers.sink)]), h2_settings=settings)
     client = await RawClient.open(server)
     for _ in range(40):
         stream_ids = await _made_you_reset_round(client, "content-length-too-long", 1)
@@ -229,7 +231,8 @@ async def test_data_on_reset_stream_flood(start_server: StartServer, caplog: pyt
     await bystander.stop()
 
 
-async def test_data_after_our_reset_is_ignored(start_server: StartServer, caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.fake_clock
+async def test_data_after_our_reset_is_ignored(memory_server: StartMemoryServer, caplog: pytest.LogCaptureFixture) -> None:
     """The race every uploading client has: DATA already sent when our RST_STREAM
     (here REFUSED_STREAM) arrives. RFC 9113 §5.1: ignored, not answered (h2 4.4.1
     answers each frame with RST_STREAM(STREAM_CLOSED)), and not held against the client."""
@@ -245,7 +248,7 @@ async def test_data_after_our_reset_is_ignored(start_server: StartServer, caplog
     # The handler of a reset stream runs on and keeps its slot: the next stream, which
     # the client thinks it may open, is refused while its body is on the way.
     settings = aiohttp_h2.H2Settings(max_concurrent_streams=1, cancel_handler_on_reset=False)
-    server = await start_server(make_app([("GET", "/park", park), ("POST", "/upload", upload)]), h2_settings=settings)
+    server = await memory_server(make_app([("GET", "/park", park), ("POST", "/upload", upload)]), h2_settings=settings)
     client = await RawClient.open(server)
     refused = []
     for _ in range(30):

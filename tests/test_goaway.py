@@ -23,8 +23,8 @@ from aiohttp import web
 import aiohttp_h2
 
 from .client_support import require_tool
-from .conformance.support import Conn, RawFrame, TimedOut, open_conn_to
-from .conftest import RunningServer
+from .conformance.support import Conn, RawFrame, TimedOut, open_conn_on
+from .conftest import RunningServer, StartMemoryServer
 from .h2wire.frames import (
     ACK,
     CANCEL,
@@ -41,6 +41,7 @@ from .h2wire.frames import (
     ping_frame,
     settings_frame,
 )
+from .h2wire.harness import MemoryServer
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -53,11 +54,11 @@ NODE_CLIENT = Path(__file__).resolve().parent / "tools" / "node_shutdown_client.
 
 # ------------------------------------------------------------------- helpers
 @pytest.fixture
-async def open_conn() -> AsyncIterator[Callable[[RunningServer], Awaitable[Conn]]]:
+async def open_conn() -> AsyncIterator[Callable[[RunningServer | MemoryServer], Awaitable[Conn]]]:
     conns: list[Conn] = []
 
-    async def open_(server: RunningServer) -> Conn:
-        conns.append(await open_conn_to(server.host, server.port))
+    async def open_(server: RunningServer | MemoryServer) -> Conn:
+        conns.append(await open_conn_on(server))
         return conns[-1]
 
     yield open_
@@ -160,7 +161,7 @@ def gated_app(release: asyncio.Event, later: asyncio.Event, started: list[str]) 
 
 
 async def test_peer_goaway_in_the_same_turn_as_responses_drops_nothing(
-    start_server: StartServer, open_conn: Callable[[RunningServer], Awaitable[Conn]]
+    start_server: StartServer, open_conn: Callable[[RunningServer | MemoryServer], Awaitable[Conn]]
 ) -> None:
     """The handlers answer in the very loop turn in which the client's GOAWAY(NO_ERROR,
     last_stream_id) is read: the HEADERS already encoded (a 204, an interim 100) must
@@ -196,7 +197,7 @@ async def test_peer_goaway_in_the_same_turn_as_responses_drops_nothing(
 
 
 async def test_peer_goaway_written_with_the_requests_drops_nothing(
-    start_server: StartServer, open_conn: Callable[[RunningServer], Awaitable[Conn]]
+    start_server: StartServer, open_conn: Callable[[RunningServer | MemoryServer], Awaitable[Conn]]
 ) -> None:
     """Requests, a PING and GOAWAY(NO_ERROR) in one write: the PING's ACK (queued
     before the GOAWAY is read) and both responses arrive and decode."""
@@ -214,7 +215,7 @@ async def test_peer_goaway_written_with_the_requests_drops_nothing(
 
 
 async def test_peer_goaway_keeps_queued_settings_ack(
-    start_server: StartServer, open_conn: Callable[[RunningServer], Awaitable[Conn]]
+    start_server: StartServer, open_conn: Callable[[RunningServer | MemoryServer], Awaitable[Conn]]
 ) -> None:
     """SETTINGS then GOAWAY in one write: the SETTINGS ACK h2 queued is not thrown away."""
     server = await start_server(gated_app(asyncio.Event(), asyncio.Event(), []))
@@ -253,7 +254,7 @@ def shutdown_app(release: asyncio.Event, started: asyncio.Event) -> web.Applicat
 
 
 async def test_shutdown_announces_then_sends_the_real_last_stream_id(
-    start_server: StartServer, open_conn: Callable[[RunningServer], Awaitable[Conn]]
+    start_server: StartServer, open_conn: Callable[[RunningServer | MemoryServer], Awaitable[Conn]]
 ) -> None:
     """Shutdown starts with GOAWAY(2^31-1) and a PING. A stream opened after that GOAWAY,
     before the PING's ACK, is served (200, not REFUSED_STREAM); the ACK brings the final
@@ -291,13 +292,14 @@ async def test_shutdown_announces_then_sends_the_real_last_stream_id(
     await asyncio.wait_for(cleanup, 5)
 
 
+@pytest.mark.fake_clock
 async def test_shutdown_drains_a_long_request(
-    start_server: StartServer, open_conn: Callable[[RunningServer], Awaitable[Conn]]
+    memory_server: StartMemoryServer, open_conn: Callable[[RunningServer | MemoryServer], Awaitable[Conn]]
 ) -> None:
     """A request that takes a second, in flight when shutdown starts, gets its whole
     response; a client acknowledging the PING gets the final GOAWAY with that stream."""
     started = asyncio.Event()
-    server = await start_server(shutdown_app(asyncio.Event(), started))
+    server = await memory_server(shutdown_app(asyncio.Event(), started))
     c = await open_conn(server)
     r = Responses(c, ack_pings=True)
     await c.send(get(c, 1, "/long"))
@@ -312,12 +314,13 @@ async def test_shutdown_drains_a_long_request(
     await asyncio.wait_for(cleanup, 5)
 
 
+@pytest.mark.fake_clock
 async def test_shutdown_closes_a_peer_that_never_acks(
-    start_server: StartServer, open_conn: Callable[[RunningServer], Awaitable[Conn]]
+    memory_server: StartMemoryServer, open_conn: Callable[[RunningServer | MemoryServer], Awaitable[Conn]]
 ) -> None:
     """A client that never answers the PING still gets the final GOAWAY (after the
     announcement's timeout, about a second) and is closed; cleanup does not hang."""
-    server = await start_server(shutdown_app(asyncio.Event(), asyncio.Event()))
+    server = await memory_server(shutdown_app(asyncio.Event(), asyncio.Event()))
     c = await open_conn(server)
     r = Responses(c)
     await c.send(get(c, 1, "/ok"))
@@ -332,12 +335,13 @@ async def test_shutdown_closes_a_peer_that_never_acks(
     await asyncio.wait_for(cleanup, 5)
 
 
+@pytest.mark.fake_clock
 async def test_shutdown_of_an_idle_connection_takes_one_round_trip(
-    start_server: StartServer, open_conn: Callable[[RunningServer], Awaitable[Conn]]
+    memory_server: StartMemoryServer, open_conn: Callable[[RunningServer | MemoryServer], Awaitable[Conn]]
 ) -> None:
     """No stream at all: both GOAWAYs (the final one with last stream id 0), then EOF,
     as soon as the client answers the PING."""
-    server = await start_server(shutdown_app(asyncio.Event(), asyncio.Event()))
+    server = await memory_server(shutdown_app(asyncio.Event(), asyncio.Event()))
     c = await open_conn(server)
     r = Responses(c, ack_pings=True)
     cleanup = asyncio.create_task(server.runner.cleanup())
@@ -371,13 +375,14 @@ async def test_node_client_sees_no_refused_stream_during_shutdown(start_server: 
     assert result["goaway"][0] == [0, MAX_STREAM_ID], result
 
 
+@pytest.mark.fake_clock
 async def test_shutdown_cancels_what_outlasts_the_drain_time(
-    start_server: StartServer, open_conn: Callable[[RunningServer], Awaitable[Conn]]
+    memory_server: StartMemoryServer, open_conn: Callable[[RunningServer | MemoryServer], Awaitable[Conn]]
 ) -> None:
     """A handler still running when ``drain_timeout`` ends is cancelled and its stream
     reset with CANCEL; the connection closes after both GOAWAYs."""
     started = asyncio.Event()
-    server = await start_server(
+    server = await memory_server(
         shutdown_app(asyncio.Event(), started), h2_settings=aiohttp_h2.H2Settings(drain_timeout=1.0)
     )
     c = await open_conn(server)
@@ -392,7 +397,7 @@ async def test_shutdown_cancels_what_outlasts_the_drain_time(
 
 
 async def test_peer_goaway_during_the_announcement_brings_the_final_goaway(
-    start_server: StartServer, open_conn: Callable[[RunningServer], Awaitable[Conn]]
+    start_server: StartServer, open_conn: Callable[[RunningServer | MemoryServer], Awaitable[Conn]]
 ) -> None:
     """A client that answers our first GOAWAY with its own needs no PING round trip:
     the final GOAWAY and the close follow at once."""
@@ -408,7 +413,7 @@ async def test_peer_goaway_during_the_announcement_brings_the_final_goaway(
 
 
 async def test_shutdown_goaway_final_refuses_and_sends_one_goaway(
-    start_server: StartServer, open_conn: Callable[[RunningServer], Awaitable[Conn]]
+    start_server: StartServer, open_conn: Callable[[RunningServer | MemoryServer], Awaitable[Conn]]
 ) -> None:
     """``shutdown_goaway="final"`` (for h2-based clients such as httpx): new streams are
     refused at once, no GOAWAY while the request in flight runs, then exactly one."""

@@ -24,6 +24,7 @@ import asyncio
 import ssl
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -71,6 +72,7 @@ __all__ = (
     "TimedOut",
     "build_app",
     "is_frame",
+    "open_conn_on",
     "open_conn_to",
 )
 
@@ -354,6 +356,16 @@ async def open_conn_to(host: str, port: int, ca_file: Path | None = None, *, han
         ssl_object = writer.get_extra_info("ssl_object")
         assert ssl_object is not None and ssl_object.selected_alpn_protocol() == "h2"
     conn = Conn(reader, writer, tls=ssl_ctx is not None, authority=f"{host}:{port}")
+    if handshake:
+        await conn.h2spec_handshake()
+    return conn
+
+
+async def open_conn_on(server: Any, *, handshake: bool = True) -> Conn:
+    """A cleartext ``Conn`` on a ``start_server`` server (a socket) or a ``memory_server``
+    one (``tests.h2wire.harness``): anything with ``open_connection()`` and ``authority``."""
+    reader, writer = await server.open_connection()
+    conn = Conn(reader, writer, tls=False, authority=server.authority)
     if handshake:
         await conn.h2spec_handshake()
     return conn

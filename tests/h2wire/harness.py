@@ -283,6 +283,10 @@ class MemoryServer:
         assert isinstance(server, aiohttp_h2.Server)
         return server
 
+    @property
+    def authority(self) -> str:
+        return f"{SOCKNAME[0]}:{SOCKNAME[1]}"
+
     async def open_connection(self) -> tuple[asyncio.StreamReader, PeerWriter]:
         """A new connection, as ``asyncio.open_connection`` gives it to a client."""
         loop = asyncio.get_running_loop()
