@@ -40,6 +40,9 @@ __all__ = (
     "GunicornWorkerHooks",
     "worker_log_format",
     "aiohttp_worker_ssl_context",
+    "RequestProtocolNames",
+    "NoSendfile",
+    "ErrorPageHost",
 )
 
 CHECKED_AIOHTTP_VERSIONS = ("3.14.5",)
@@ -182,3 +185,80 @@ def aiohttp_worker_ssl_context(cfg: Any) -> ssl.SSLContext:
 
     context: ssl.SSLContext = GunicornWebWorker._create_ssl_context(cfg)
     return context
+
+
+# --- The stream side: names aiohttp and asyncio read on a request's objects ---------
+
+
+class _RequestProtocol(Protocol):
+    """The public names of ours that ``RequestProtocolNames`` forwards to."""
+
+    @property
+    def reading_paused(self) -> bool: ...
+
+    @property
+    def writing_paused(self) -> bool: ...
+
+    @property
+    def timeout_ceil_threshold(self) -> float: ...
+
+    async def drain(self) -> None: ...
+
+
+class RequestProtocolNames:
+    """Mixin for the object that stands in for ``RequestHandler`` as ``request.protocol``
+    (the stream): aiohttp reads these private names of ``BaseProtocol`` on it.
+
+    - ``_reading_paused``: ``StreamReader.feed_data`` and ``_read_nowait_chunk`` decide
+      with it whether to pause or resume the protocol's reading.
+    - ``_paused`` and ``_drain_helper``: ``StreamWriter.drain`` (the HTTP/1 writer, which
+      ``web.WebSocketResponse`` and apps may still reach) waits through them.
+    - ``_timeout_ceil_threshold``: ``WebSocketResponse`` rounds its heartbeat with it.
+    """
+
+    __slots__ = ()
+
+    @property
+    def _reading_paused(self: _RequestProtocol) -> bool:
+        return self.reading_paused
+
+    @property
+    def _paused(self: _RequestProtocol) -> bool:
+        return self.writing_paused
+
+    async def _drain_helper(self: _RequestProtocol) -> None:
+        await self.drain()
+
+    @property
+    def _timeout_ceil_threshold(self: _RequestProtocol) -> float:
+        return self.timeout_ceil_threshold
+
+
+class NoSendfile:
+    """Mixin for a transport whose bytes are not the socket's (``request.transport`` of
+    a stream): asyncio's ``loop.sendfile`` reads ``transport._sendfile_compatible``
+    first; raising ``NotImplementedError`` there makes aiohttp's ``FileResponse`` fall
+    back to ``writer.write``."""
+
+    __slots__ = ()
+
+    @property
+    def _sendfile_compatible(self) -> Any:
+        raise NotImplementedError("sendfile cannot frame a stream's DATA")
+
+
+class ErrorPageHost:
+    """The ``self`` that ``RequestHandler.handle_error`` reads (``build_error_response``)
+    for one stream: ``_request_count`` (on 1, aiohttp logs a ``BadHttpMethod`` quietly,
+    as a first request of a connection that may not speak HTTP), ``logger``, ``debug``
+    and ``log_exception``."""
+
+    __slots__ = ("_request_count", "logger", "debug")
+
+    def __init__(self, request_count: int, logger: Any, debug: bool) -> None:
+        self._request_count = request_count
+        self.logger = logger
+        self.debug = debug
+
+    def log_exception(self, *args: Any, **kw: Any) -> None:
+        self.logger.exception(*args, **kw)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 from typing import TYPE_CHECKING, Any, cast
 
@@ -21,9 +20,6 @@ import h2.events
 import h2.exceptions
 import h2.settings
 from aiohttp import web
-from aiohttp.http_exceptions import ContentEncodingError
-from aiohttp.http_parser import DeflateBuffer
-from aiohttp.streams import StreamReader
 
 from ._compat import ServerConnection
 from ._h2compat import H2_CONFIG, BodyLengthMismatch, H2StateMachine, LocalSettings, data_frame_header
@@ -34,13 +30,11 @@ from .message import RequestRejected, header_list_size, parse_request_headers, r
 from .owner import HeaderBlock, ResetReason
 from .pipeline import answer_with as _answer_with
 from .pipeline import peer_label as _peer
-from .pipeline import serve_stream
 from .policy import AbusePolicy
 from .scheduler import SendScheduler, stingy, useful_frame_size
 from .shutdown import ANNOUNCE_TIMEOUT, GracefulShutdown
 from .stream import H2Stream
 from .upgrade import Handover
-from .writer import H2StreamWriter
 
 if TYPE_CHECKING:
     from .context import ServerContext
@@ -363,40 +357,33 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
             return
         self._policy.useful_work()
         self._last_stream_id = stream_id
-        stream = self._start_stream(stream_id, head.message, head.expect_continue, ended)
-        stream.header_bytes = header_bytes
+        self._start_stream(stream_id, head.message, head.expect_continue, ended, header_bytes=header_bytes)
         self._policy.hold_headers(header_bytes)
 
     def _start_stream(
-        self, stream_id: int, message: Any, expect_continue: bool, ended: bool, handler: Any = None
+        self,
+        stream_id: int,
+        message: Any,
+        expect_continue: bool,
+        ended: bool,
+        handler: Any = None,
+        header_bytes: int = 0,
     ) -> H2Stream:
         ctx = self.ctx
-        stream = H2Stream(self, ctx.stream_config, stream_id, message.method)
-        stream.expect_continue = expect_continue
-        if not ended:
-            stream.reader = StreamReader(stream, ctx.read_bufsize, loop=self.loop)  # type: ignore[arg-type]
-            if message.compression and ctx.auto_decompress:
-                try:
-                    stream.inflater = DeflateBuffer(
-                        stream.reader, message.compression, max_decompress_size=ctx.read_bufsize
-                    )
-                except ContentEncodingError as exc:  # e.g. br without brotli: 400, as over HTTP/1.1
-                    handler = _answer_with(web.HTTPBadRequest(text=f"400: {exc.message}"))
-        else:
-            stream.remote_ended = True
-        stream.writer = H2StreamWriter(stream)
+        stream = H2Stream(
+            self,
+            ctx.stream_config,
+            stream_id,
+            message.method,
+            remote_ended=ended,
+            expect_continue=expect_continue,
+            header_bytes=header_bytes,
+        )
         self.streams[stream_id] = stream
         self._deadlines.cancel(Deadline.IDLE)
         ctx.server.requests_count += 1
-        stream.task = task = self.loop.create_task(serve_stream(stream, message, handler))
-        task.add_done_callback(functools.partial(self._task_done, stream))
+        stream.start(message, handler)
         return stream
-
-    def _task_done(self, stream: H2Stream, task: asyncio.Task[None]) -> None:
-        """A task cancelled before its first step (a stream reset in the same read as
-        its HEADERS) never runs ``serve_stream``'s ``finally``; finish it here."""
-        if not stream.handler_done:
-            self.stream_done(stream)
 
     def _reject(
         self, stream_id: int, rejection: RequestRejected, headers: list[tuple[bytes, bytes]], ended: bool
@@ -532,7 +519,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
 
     def send_data(self, stream: H2Stream) -> None:
         if self._sending.add(stream):
-            stream.send_progress = self.loop.time()
+            stream.note_send_progress(self.loop.time())
             self._watch_sending()
         if not self.write_paused:
             self._pump()
@@ -588,7 +575,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
                 stream.abort(ConnectionResetError("HTTP/2 stream is closed"))
                 continue
             self._budget -= size
-            stream.send_progress = now
+            stream.note_send_progress(now)
             sent = frames
             if not size:
                 out.append(data_frame_header(0, stream_id, True))
@@ -653,8 +640,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
 
     def _ended_locally(self, stream: H2Stream) -> None:
         """END_STREAM went to h2: our half of the stream is done."""
-        stream.end_pending = False
-        stream.local_ended = True
+        stream.ended_locally()
         self.maybe_forget(stream)
 
     def reset_stream(self, stream: H2Stream, reason: ResetReason) -> None:
@@ -716,7 +702,6 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
     # -------------------------------------------------------- stream lifetime
     def stream_done(self, stream: H2Stream) -> None:
         """The handler task finished: finish the stream's bookkeeping."""
-        stream.handler_done = True
         if not stream.closed and not stream.local_ended and not stream.end_pending:
             # Only reachable after a failure: never leave the peer waiting.
             stream.reset(ResetReason.INTERNAL)

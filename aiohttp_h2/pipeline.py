@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from aiohttp.web_exceptions import HTTPException, HTTPInternalServerError
 
-from ._compat import build_error_response, request_finish
+from ._compat import ErrorPageHost, build_error_response, request_finish
 from .message import stand_in_message
 from .owner import ResetReason
 
@@ -31,24 +31,8 @@ __all__ = ("serve_stream", "answer_with", "peer_label")
 logger = logging.getLogger("aiohttp_h2")
 
 
-class _ErrorPageHost:
-    """The ``self`` that aiohttp's ``handle_error`` expects, for one stream."""
-
-    __slots__ = ("_request_count", "logger", "debug")
-
-    def __init__(self, stream: H2Stream) -> None:
-        config = stream.config
-        self._request_count = stream.stream_id  # > 1 except for the first stream
-        self.logger = config.logger
-        self.debug = config.debug
-
-    def log_exception(self, *args: Any, **kw: Any) -> None:
-        self.logger.exception(*args, **kw)
-
-
 async def serve_stream(stream: H2Stream, message: Any, handler: Any = None) -> None:
     """Build the request, run the app's handler, send its response, log it."""
-    owner = stream.owner
     ctx = stream.config
     loop = ctx.loop
     try:
@@ -56,9 +40,9 @@ async def serve_stream(stream: H2Stream, message: Any, handler: Any = None) -> N
     except Exception:
         # Not even the stand-in could be built: the app's request factory is broken.
         ctx.logger.exception("Cannot build a request for HTTP/2 stream %d", stream.stream_id)
-        owner.stream_done(stream)  # resets the stream (INTERNAL) and frees its slot
+        stream.handler_finished()  # the owner resets the stream (INTERNAL) and frees its slot
         return
-    stream.request = request
+    stream.attach_request(request)
     start = loop.time() if ctx.access_logger is not None else None
     try:
         try:
@@ -88,8 +72,7 @@ async def serve_stream(stream: H2Stream, message: Any, handler: Any = None) -> N
         if not stream.closed:
             stream.reset(ResetReason.INTERNAL)
     finally:
-        stream.request = None
-        owner.stream_done(stream)
+        stream.handler_finished()
 
 
 def _build_request(stream: H2Stream, message: Any, handler: Any) -> tuple[BaseRequest, Any]:
@@ -138,7 +121,10 @@ def _error_response(
     stream: H2Stream, request: BaseRequest, status: int, exc: BaseException | None
 ) -> web.StreamResponse:
     """aiohttp's error page; ``ConnectionError`` if the response already started."""
-    return build_error_response(_ErrorPageHost(stream), request, status, exc)
+    config = stream.config
+    # The stream id stands for aiohttp's request count: above 1 except for the first stream.
+    host = ErrorPageHost(stream.stream_id, config.logger, config.debug)
+    return build_error_response(host, request, status, exc)
 
 
 async def _finish_response(stream: H2Stream, request: BaseRequest, resp: Any, start: float | None) -> None:

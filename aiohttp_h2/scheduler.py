@@ -42,7 +42,10 @@ USEFUL_FRAME = 512
 class Outgoing(Protocol):
     """What the scheduler reads of a stream."""
 
-    end_pending: bool
+    @property
+    def end_pending(self) -> bool:
+        """The end of the stream is queued (sent even with no window)."""
+        ...
 
     @property
     def buffered(self) -> int:

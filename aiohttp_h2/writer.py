@@ -21,7 +21,8 @@ from .owner import ResetReason
 if TYPE_CHECKING:
     import asyncio
 
-    from .stream import H2Stream, H2StreamTransport
+    from .stream import H2Stream
+    from .transport import StreamTransport
 
 __all__ = ("H2StreamWriter", "ContentLengthMismatch")
 
@@ -39,6 +40,8 @@ class ContentLengthMismatch(ConnectionResetError):
 class H2StreamWriter(AbstractStreamWriter):
     def __init__(self, stream: H2Stream) -> None:
         self._stream = stream
+        # No body may go out: a HEAD request, or a 204, 304 or 1xx status.
+        self._empty = stream.method == "HEAD"
         self.length: int | None = None
         self.buffer_size = 0
         self.output_size = 0
@@ -50,7 +53,7 @@ class H2StreamWriter(AbstractStreamWriter):
 
     @property
     def transport(self) -> asyncio.WriteTransport | None:  # type: ignore[override]
-        transport: H2StreamTransport | None = self._stream.transport
+        transport: StreamTransport | None = self._stream.transport
         return transport
 
     @property
@@ -66,9 +69,8 @@ class H2StreamWriter(AbstractStreamWriter):
     async def write_headers(self, status_line: str, headers: CIMultiDict[str]) -> None:
         status = parse_status_line(status_line)
         block, size = response_header_block(status, headers)
-        stream = self._stream
         if status in (204, 304) or status < 200:
-            stream.must_be_empty = True
+            self._empty = True
         self._status = status
         self._pending_block = block
         self.output_size += size
@@ -81,8 +83,7 @@ class H2StreamWriter(AbstractStreamWriter):
 
     def _clip(self, chunk: bytes | bytearray | memoryview, final: bool) -> bytes | bytearray | memoryview:
         """Check ``chunk`` against the declared length; the body must match it exactly."""
-        stream = self._stream
-        if stream.must_be_empty:
+        if self._empty:
             return b""
         length = self.length
         if length is None:

@@ -17,7 +17,7 @@ from aiohttp_h2.settings import H2Settings
 
 PACKAGE = pathlib.Path(aiohttp_h2.__file__).parent
 #: The modules an HTTP/3 session must be able to reuse unchanged.
-STREAM_SIDE = ("stream.py", "writer.py", "pipeline.py", "owner.py")
+STREAM_SIDE = ("stream.py", "writer.py", "pipeline.py", "owner.py", "body.py", "transport.py", "state.py")
 #: What the stream side must not import, not even for type checking.
 HTTP2_MODULES = ("h2", "hpack", "hyperframe", "aiohttp_h2.connection", "aiohttp_h2._h2compat")
 
