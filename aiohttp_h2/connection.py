@@ -22,11 +22,12 @@ import h2.settings
 from aiohttp import web
 
 from ._compat import ServerConnection
-from ._h2compat import H2_CONFIG, BodyLengthMismatch, H2StateMachine, LocalSettings, data_frame_header
+from ._h2compat import H2_CONFIG, BodyLengthMismatch, H2StateMachine, LocalSettings
 from .deadlines import Deadline, DeadlineTimer
 from .flow import Credit
 from .lifecycle import ConnState, Lifecycle
 from .message import RequestRejected, header_list_size, parse_request_headers, rejected_request_message
+from .output import OutputQueue
 from .owner import HeaderBlock, ResetReason
 from .pipeline import answer_with as _answer_with
 from .pipeline import peer_label as _peer
@@ -58,9 +59,6 @@ _RESET_CODES = {
     ResetReason.INTERNAL: h2.errors.ErrorCodes.INTERNAL_ERROR,
 }
 
-# DATA bytes framed between two socket writes; bounds the memory one flush can take
-# and lets other streams' frames interleave on the next loop iteration.
-_FLUSH_BUDGET = 512 * 1024
 # DATA frames one stream may send before the next stream's turn (round-robin).
 _FRAMES_PER_TURN = 4
 # Frames parsed before the connection checks its budgets again (see receive_step).
@@ -87,12 +85,10 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
         self.h2 = H2StateMachine(config=H2_CONFIG)
         self.streams: dict[int, H2Stream] = {}
         self._sending: SendScheduler[H2Stream] = SendScheduler(self._stream_window)
-        # Bytes for the next socket write, in order: h2's own output, then DATA frames
-        # framed by _pump (h2 accounts for them, see H2StateMachine.account_data).
-        self._out: list[bytes | memoryview] = []
+        # The next socket write, in order: h2's bytes (HEADERS...), DATA, ends, trailers.
+        self._queue = OutputQueue(self.h2)
         self.write_paused = False
         self._flush_scheduled = False
-        self._budget = _FLUSH_BUDGET
         self._life = Lifecycle()
         self._shutdown = GracefulShutdown(self.loop, self._life)
         self._conn_credit = Credit(settings.connection_window_size)
@@ -513,8 +509,9 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
         self._schedule_flush()
 
     def send_trailers(self, stream: H2Stream, block: HeaderBlock) -> None:
-        """Not yet: response trailers are issue 11 (they must follow the stream's queued
-        DATA, which needs the end-of-stream marker in the output queue)."""
+        """Not yet: response trailers are issue 11. The output queue already orders them
+        (``OutputQueue.hold_trailers``: after the stream's last DATA frame); what is
+        missing is the stream marking its end pending when its writer sends them."""
         raise NotImplementedError("HTTP/2 response trailers are not supported yet")
 
     def send_data(self, stream: H2Stream) -> None:
@@ -549,16 +546,14 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
         sending = self._sending
         if not self._can_send() or self._handover is Handover.AWAITING_PREFACE:
             return
-        out = self._out
-        pending = conn.data_to_send()  # HEADERS go out before their DATA
-        if pending:
-            out.append(pending)
+        queue = self._queue
+        queue.collect()  # the batch starts with h2's bytes: HEADERS go out before their DATA
         max_frame = conn.max_outbound_frame_size
         turn = _FRAMES_PER_TURN * max_frame
         useful = useful_frame_size(conn.remote_settings.initial_window_size)
         now = self.loop.time()
         frames = earned = 0
-        while self._budget > 0 and not self.write_paused:
+        while queue.budget > 0 and not self.write_paused:
             picked = sending.next_turn(conn.outbound_flow_control_window, useful)
             if picked is None:
                 break
@@ -566,29 +561,18 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
             stream_id = stream.stream_id
             buffer = stream.out_buffer
             queued = len(buffer)
-            size = min(allowed, turn, self._budget)
+            size = min(allowed, turn, queue.budget)
             end = stream.end_pending and size == queued
             try:
-                conn.account_data(stream_id, size, end)
+                sent = queue.frame(stream_id, buffer, size, max_frame, end)
             except h2.exceptions.ProtocolError:
                 sending.discard(stream)
                 stream.abort(ConnectionResetError("HTTP/2 stream is closed"))
                 continue
-            self._budget -= size
             stream.note_send_progress(now)
-            sent = frames
-            if not size:
-                out.append(data_frame_header(0, stream_id, True))
-                frames += 1
-            while size:
-                piece = buffer.take(min(size, max_frame))
-                length = len(piece)
-                size -= length
-                out.append(data_frame_header(length, stream_id, end and not size))
-                out.append(piece)
-                frames += 1
+            frames += sent
             if not stingy(allowed, queued):
-                earned += frames - sent
+                earned += sent
             if end:
                 sending.discard(stream)
                 self._ended_locally(stream)
@@ -680,22 +664,18 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
 
     def _flush(self) -> None:
         self._flush_scheduled = False
-        self._budget = _FLUSH_BUDGET
-        transport = self.transport
-        data = self.h2.data_to_send()
+        queue = self._queue
+        queue.refill()
+        size = queue.collect()
         if self._handover is Handover.AWAITING_PREFACE:
-            if data:
-                self._out.append(data)  # held in order (HEADERS; DATA waits in its stream)
-            return
-        if self.write_paused and data and not self._policy.queued_while_blocked(len(data)):
+            return  # held in order (HEADERS; DATA waits in its stream)
+        if self.write_paused and size and not self._policy.queued_while_blocked(size):
             self._calm_down(abort=True)
             return
-        out = self._out
-        if data:
-            out.append(data)
-        if out and transport is not None and not transport.is_closing() and not self._life.done_writing:
-            transport.write(_joined(out))
-        out.clear()
+        data = queue.take()
+        transport = self.transport
+        if data is not None and transport is not None and not transport.is_closing() and not self._life.done_writing:
+            transport.write(data)
         if self._sending and not self.write_paused:
             self._pump()
 
@@ -727,6 +707,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
                 del self.streams[stream.stream_id]
                 self._policy.release_headers(stream.header_bytes)
             self._sending.discard(stream)
+            self._queue.forget(stream.stream_id)
             self._deadlines.cancel(stream)
         if self._life.closes_when_idle or self._life.done_writing:
             self._close_if_drained()
@@ -796,15 +777,14 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
         linger. ``begun``: the caller has already moved the connection to CLOSING."""
         if not (begun or self._life.close()):
             return  # already closing: the first call writes (or wrote) what is queued
-        out = self._out
         self._shutdown.connection_done()
         transport = self.transport
-        data = self.h2.data_to_send()
-        if data:
-            out.append(data)
+        queue = self._queue
+        queue.collect()
+        data = queue.take()
         if transport is not None and not transport.is_closing():
-            if out:
-                transport.write(_joined(out))
+            if data is not None:
+                transport.write(data)
             try:
                 if not transport.can_write_eof():
                     raise OSError("no half-close on this transport")
@@ -818,7 +798,6 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
             # keep the connection forever.
             self._deadlines.cancel(Deadline.SEND)
             self._deadlines.arm(Deadline.DRAIN, self.settings.send_timeout)
-        out.clear()
 
     def close(self) -> None:
         """Graceful shutdown begins (``web.Server.pre_shutdown``): announce it with
@@ -874,8 +853,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
         if self._handover is not Handover.AWAITING_PREFACE or self._life.closed:
             return
         logger.debug("Closing an upgraded connection from %s: no client preface", _peer(self.peername))
-        self.h2.data_to_send()
-        self._out.clear()
+        self._queue.drop()
         self._terminate(ConnectionResetError("no HTTP/2 client preface after the 101"))
 
     def _start_upgraded_stream(self, upgrade: UpgradeRequest) -> None:
@@ -902,13 +880,6 @@ def max_header_fields(max_headers: int) -> int:
     ``max_headers`` (at least 256: browsers may send each cookie as a field of its own),
     plus the pseudo-headers. Between ``max_headers`` and this the request gets 431."""
     return max(2 * max_headers, 256) + 5
-
-
-def _joined(out: list[bytes | memoryview]) -> bytes | memoryview:
-    """One buffer for ``transport.write``. Not ``writelines``: on CPython 3.12.0-3.12.8
-    and 3.13.0-3.13.1 it never pauses the protocol (gh-127655), which would leave a
-    peer that reads nothing unbounded, and on 3.13 it can raise on a lost connection."""
-    return out[0] if len(out) == 1 else b"".join(out)
 
 
 def _tune_socket(sock: Any, keepalive: bool) -> None:
