@@ -20,6 +20,7 @@ import h2.events
 import h2.exceptions
 import h2.settings
 from aiohttp import web
+from h2.errors import ErrorCodes
 
 from ._compat import ServerConnection
 from ._h2compat import H2_CONFIG, BodyLengthMismatch, H2StateMachine, LocalSettings
@@ -45,12 +46,6 @@ __all__ = ("H2Protocol",)
 
 logger = logging.getLogger("aiohttp_h2")
 
-NO_ERROR = 0x0
-PROTOCOL_ERROR = 0x1
-INTERNAL_ERROR = 0x2
-REFUSED_STREAM = 0x7
-CANCEL = 0x8
-ENHANCE_YOUR_CALM = 0xB
 
 # The HTTP/2 error code for each reason a stream may give to reset itself.
 _RESET_CODES = {
@@ -223,10 +218,10 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
 
     def _connection_error(self, exc: h2.exceptions.ProtocolError) -> None:
         """The peer broke the protocol: GOAWAY with h2's error code, then close."""
-        code = getattr(exc, "error_code", None) or PROTOCOL_ERROR
+        code = getattr(exc, "error_code", None) or ErrorCodes.PROTOCOL_ERROR
         # A denial-of-service guard tripping (HPACK bomb, header block flood) is worth
         # an operator's attention; an ordinary protocol mistake is not.
-        level = logging.WARNING if code == ENHANCE_YOUR_CALM else logging.INFO
+        level = logging.WARNING if code == ErrorCodes.ENHANCE_YOUR_CALM else logging.INFO
         logger.log(level, "HTTP/2 connection error from %s: %s", _peer(self.peername), exc)
         if self._can_send():
             # h2 queues the GOAWAY itself for errors inside frames, but not for a
@@ -243,7 +238,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
         if self._can_send():
             # h2's state may be what broke: whatever it raises now, we close.
             with contextlib.suppress(Exception):
-                self.h2.close_connection(error_code=INTERNAL_ERROR, last_stream_id=self._last_stream_id)
+                self.h2.close_connection(error_code=ErrorCodes.INTERNAL_ERROR, last_stream_id=self._last_stream_id)
         self._terminate(ConnectionResetError("HTTP/2 connection closed after an internal error"))
 
     def eof_received(self) -> bool | None:
@@ -318,14 +313,14 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
         assert stream_id is not None and event.headers is not None
         if not self._life.accepts_streams:
             # Above our final GOAWAY's last stream id: the peer knew it would be refused.
-            self._reset_for_peer(stream_id, REFUSED_STREAM)
+            self._reset_for_peer(stream_id, ErrorCodes.REFUSED_STREAM)
             return
         header_bytes = header_list_size(event.headers)  # type: ignore[arg-type]
         if len(self.streams) >= self.settings.max_concurrent_streams or not self._policy.headers_fit(header_bytes):
             # Counts running handlers too, not just h2-open streams, so resetting
             # streams cannot keep more work alive than the limit. And the decoded
             # headers all live streams hold are bounded (HPACK amplification).
-            self._reset_for_peer(stream_id, REFUSED_STREAM)
+            self._reset_for_peer(stream_id, ErrorCodes.REFUSED_STREAM)
             return
         try:
             head = parse_request_headers(
@@ -339,7 +334,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
                 logger.info(
                     "Malformed HTTP/2 request from %s on stream %d: %s", _peer(self.peername), stream_id, exc.reason
                 )
-                self._reset_for_peer(stream_id, PROTOCOL_ERROR)
+                self._reset_for_peer(stream_id, ErrorCodes.PROTOCOL_ERROR)
                 return
             self._reject(stream_id, exc, event.headers, event.stream_ended is not None)  # type: ignore[arg-type]
             self.stream_wasted()
@@ -349,7 +344,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
             # RFC 9113 §8.1.1: a content-length the DATA frames (here: none) do not add up
             # to makes the request malformed. h2 4.4.1 checks it on DATA frames only.
             logger.info("HTTP/2 request on stream %d declares a body it does not send", stream_id)
-            self._reset_for_peer(stream_id, PROTOCOL_ERROR)
+            self._reset_for_peer(stream_id, ErrorCodes.PROTOCOL_ERROR)
             return
         self._policy.useful_work()
         self._last_stream_id = stream_id
@@ -411,7 +406,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
             self.maybe_forget(stream)
             return
         logger.info("HTTP/2 request body on stream %d does not match its content-length", event.stream_id)
-        self._reset_for_peer(event.stream_id, PROTOCOL_ERROR)
+        self._reset_for_peer(event.stream_id, ErrorCodes.PROTOCOL_ERROR)
 
     def _on_reset(self, event: h2.events.StreamReset) -> None:
         stream_id: int = event.stream_id  # type: ignore[assignment]
@@ -464,7 +459,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
         )
         if self._can_send():
             with contextlib.suppress(h2.exceptions.ProtocolError):
-                self.h2.close_connection(error_code=ENHANCE_YOUR_CALM, last_stream_id=self._last_stream_id)
+                self.h2.close_connection(error_code=ErrorCodes.ENHANCE_YOUR_CALM, last_stream_id=self._last_stream_id)
         self._terminate(ConnectionResetError(f"HTTP/2 peer misbehaved: {self._policy.violation}"))
         if abort and self.transport is not None:
             self.transport.abort()
@@ -472,7 +467,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
     def _on_goaway(self, event: h2.events.ConnectionTerminated) -> None:
         """The peer is leaving. NO_ERROR: finish its open streams, then close
         (RFC 9113 §6.8). Any other code reports an error: end everything now."""
-        if event.error_code == NO_ERROR:
+        if event.error_code == ErrorCodes.NO_ERROR:
             self._life.refuse_new_streams()
             self._final_goaway()  # if we had announced a shutdown: no need to wait for its PING
             self._close_if_drained()
@@ -718,7 +713,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
         """Shutting down: close once every handler is done and every response sent. A
         request body still arriving (the lingering of ``stream_done``) is cut short."""
         if all(s.handler_done and (s.local_ended or s.closed) for s in self.streams.values()):
-            self._goaway_and_close(NO_ERROR)
+            self._goaway_and_close(ErrorCodes.NO_ERROR)
 
     # ------------------------------------------------------------ idle / close
     def _deadline_passed(self, key: Deadline | H2Stream) -> None:
@@ -748,7 +743,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
     def _idle_timeout(self) -> None:
         if not self.streams and not self._life.closed:
             logger.debug("Closing idle HTTP/2 connection from %s", _peer(self.peername))
-            self._goaway_and_close(NO_ERROR)
+            self._goaway_and_close(ErrorCodes.NO_ERROR)
 
     def _header_timeout(self) -> None:
         if self._life.closed or not self.h2.header_block_incomplete():
@@ -759,7 +754,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
     def _goaway_and_close(self, error_code: int) -> None:
         if self._life.closed:
             return
-        if self._can_send() and not (error_code == NO_ERROR and self._life.final_goaway_sent):
+        if self._can_send() and not (error_code == ErrorCodes.NO_ERROR and self._life.final_goaway_sent):
             with contextlib.suppress(h2.exceptions.ProtocolError):
                 self.h2.close_connection(error_code=error_code, last_stream_id=self._last_stream_id)
         self._close_transport()
@@ -838,7 +833,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
                 stream.reset(ResetReason.CANCEL)
         if tasks:
             await asyncio.wait(tasks, timeout=1.0)
-        self._goaway_and_close(NO_ERROR)
+        self._goaway_and_close(ErrorCodes.NO_ERROR)
 
     # ------------------------------------------------------ h2c upgrade (stream 1)
     def _handover_complete(self) -> None:

@@ -16,6 +16,8 @@ import enum
 import re
 import struct
 
+from h2.settings import SettingCodes
+
 __all__ = (
     "UpgradeRequest",
     "UpgradeDecision",
@@ -48,10 +50,10 @@ _HOP_FIELDS = frozenset(
 # values are restricted, with their allowed range. Other identifiers take any 32-bit
 # value; unknown ones are ignored.
 _SETTING_RANGES = {
-    0x2: (0, 1),  # SETTINGS_ENABLE_PUSH
-    0x4: (0, 2**31 - 1),  # SETTINGS_INITIAL_WINDOW_SIZE
-    0x5: (2**14, 2**24 - 1),  # SETTINGS_MAX_FRAME_SIZE
-    0x8: (0, 1),  # SETTINGS_ENABLE_CONNECT_PROTOCOL
+    SettingCodes.ENABLE_PUSH: (0, 1),
+    SettingCodes.INITIAL_WINDOW_SIZE: (0, 2**31 - 1),
+    SettingCodes.MAX_FRAME_SIZE: (2**14, 2**24 - 1),
+    SettingCodes.ENABLE_CONNECT_PROTOCOL: (0, 1),
 }
 
 

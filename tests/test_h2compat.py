@@ -438,3 +438,33 @@ def test_account_data_leaves_the_state_send_data_leaves(sizes: list[int], end_st
     if end_stream and _state(plain)[-1]:
         assert _error(_h2_send_data, plain, 1, False) == _error(ours.account_data, 1, 1, False)
         assert _state(plain) == _state(ours)
+
+
+# --- error codes --------------------------------------------------------------------
+
+
+def test_error_codes_come_from_h2() -> None:
+    """No module redefines an HTTP/2 error code or passes one as an integer literal:
+    ``h2.errors.ErrorCodes`` (or the stream side's neutral ``ResetReason``) names them."""
+    import ast
+    from pathlib import Path
+
+    import aiohttp_h2
+
+    found = []
+    for path in sorted(Path(aiohttp_h2.__file__).parent.rglob("*.py")):
+        tree = ast.parse(path.read_text(), str(path))
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
+                for target in node.targets:
+                    if isinstance(target, ast.Name) and target.id in ErrorCodes.__members__:
+                        found.append(f"{path.name}:{node.lineno} {target.id} =")
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+                continue
+            literal = [kw.value for kw in node.keywords if kw.arg == "error_code"]
+            if node.func.attr in ("reset", "reset_stream", "_reset_for_peer") and node.args:
+                literal.append(node.args[-1])
+            if any(isinstance(v, ast.Constant) and isinstance(v.value, int) for v in literal):
+                found.append(f"{path.name}:{node.lineno} {node.func.attr}(<int>)")
+    assert found == []

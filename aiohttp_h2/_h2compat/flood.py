@@ -14,12 +14,23 @@ import h2.config
 import h2.events
 
 from .bounds import BoundedFrameBuffer, BoundedStateMachine, FieldCountingDecoder
-from .wire import CONTINUATION_TYPE, HEADERS_TYPE
+from .wire import (
+    CONTINUATION_TYPE,
+    GOAWAY_TYPE,
+    HEADERS_TYPE,
+    PING_TYPE,
+    PRIORITY_TYPE,
+    RST_STREAM_TYPE,
+    SETTINGS_TYPE,
+    WINDOW_UPDATE_TYPE,
+)
 
 __all__ = ("BudgetedDecoder", "BudgetedFrameBuffer", "FloodAccountingStateMachine", "is_control")
 
-# PRIORITY, RST_STREAM, SETTINGS, PING, GOAWAY, WINDOW_UPDATE: no request moves forward.
-_CONTROL_TYPES = frozenset((0x2, 0x3, 0x4, 0x6, 0x7, 0x8))
+# No request moves forward by these.
+_CONTROL_TYPES = frozenset(
+    (PRIORITY_TYPE, RST_STREAM_TYPE, SETTINGS_TYPE, PING_TYPE, GOAWAY_TYPE, WINDOW_UPDATE_TYPE)
+)
 
 
 def is_control(frame: Any) -> bool:
