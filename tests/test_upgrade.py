@@ -30,8 +30,8 @@ from aiohttp_h2.upgrade import UpgradeInspector, check_settings, inspect_upgrade
 
 from .client_support import require_tool
 from .conformance.support import Conn, RawFrame
-from .conftest import StartServer, run_command
-from .h2wire.frames import PREFACE, SETTINGS, WINDOW_UPDATE, settings_frame
+from .conftest import StartMemoryServer, StartServer, run_command
+from .h2wire.frames import PREFACE, SETTINGS, WINDOW_UPDATE, FrameDecoder, settings_frame
 
 GOOD_SETTINGS = b"AAMAAABkAAQAoAAAAAIAAAAA"  # MAX_CONCURRENT_STREAMS 100, INITIAL_WINDOW 10 MiB, PUSH 0
 
@@ -107,7 +107,7 @@ async def test_invalid_http2_settings_served_over_http1(
 ) -> None:
     caplog.set_level(logging.INFO)
     running = await start_server(echo_app())
-    reader, writer = await asyncio.open_connection(running.host, running.port)
+    reader, writer = await running.open_connection()
     writer.write(upgrade_request(settings=value, extra=b"Connection: close\r\n"))
     response = await asyncio.wait_for(reader.read(), 5)
     writer.close()
@@ -120,7 +120,7 @@ async def test_invalid_http2_settings_served_over_http1(
 async def test_valid_http2_settings_upgrade(start_server: StartServer, caplog: pytest.LogCaptureFixture, value: bytes) -> None:
     caplog.set_level(logging.INFO)
     running = await start_server(echo_app())
-    reader, writer = await asyncio.open_connection(running.host, running.port)
+    reader, writer = await running.open_connection()
     writer.write(upgrade_request(settings=value))
     assert (await read_head(reader)).startswith(b"HTTP/1.1 101 ")
     conn = Conn(reader, writer, tls=False, authority="x")
@@ -160,7 +160,8 @@ def server_preface_only(events: list[RawFrame]) -> None:
     assert set(kinds) <= {(SETTINGS, 0), (WINDOW_UPDATE, 0)}, events
 
 
-async def test_response_waits_for_client_preface(start_server: StartServer) -> None:
+@pytest.mark.fake_clock
+async def test_response_waits_for_client_preface(memory_server: StartMemoryServer) -> None:
     written = asyncio.Event()
     size = 200 * 1024
 
@@ -174,8 +175,8 @@ async def test_response_waits_for_client_preface(start_server: StartServer) -> N
 
     app = web.Application()
     app.router.add_get("/s", stream)
-    running = await start_server(app)
-    reader, writer = await asyncio.open_connection(running.host, running.port)
+    running = await memory_server(app)
+    reader, writer = await running.open_connection()
     writer.write(upgrade_request(b"/s"))
     assert (await read_head(reader)).startswith(b"HTTP/1.1 101 ")
     conn = Conn(reader, writer, tls=False, authority="x")
@@ -190,20 +191,19 @@ async def test_response_waits_for_client_preface(start_server: StartServer) -> N
     writer.close()
 
 
+@pytest.mark.fake_clock
 async def test_upgraded_connection_without_preface_times_out(
-    start_server: StartServer, caplog: pytest.LogCaptureFixture
+    memory_server: StartMemoryServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    running = await start_server(big_app(100_000), h2_settings=aiohttp_h2.H2Settings(preface_timeout=0.5))
-    reader, writer = await asyncio.open_connection(running.host, running.port)
+    running = await memory_server(big_app(100_000), h2_settings=aiohttp_h2.H2Settings(preface_timeout=0.5))
+    reader, writer = await running.open_connection()
     writer.write(upgrade_request(b"/big"))
     assert (await read_head(reader)).startswith(b"HTTP/1.1 101 ")
     rest = await asyncio.wait_for(reader.read(), 5)  # EOF: closed without the response
-    frames = []
-    while rest:
-        length = int.from_bytes(rest[:3], "big")
-        frames.append(RawFrame(rest[3], rest[4], int.from_bytes(rest[5:9], "big"), rest[9 : 9 + length]))
-        rest = rest[9 + length :]
+    decoder = FrameDecoder()
+    frames = decoder.feed(rest)
+    assert not decoder.pending, "the connection ended inside a frame"
     server_preface_only(frames)
     writer.close()
     async with asyncio.timeout(5):
@@ -315,7 +315,7 @@ async def test_large_upgrade_body_goes_to_http1_before_it_arrives(start_server: 
     app = web.Application()
     app.router.add_post("/up", early)
     running = await start_server(app)
-    reader, writer = await asyncio.open_connection(running.host, running.port)
+    reader, writer = await running.open_connection()
     writer.write(big_head(length=1024 * 1024) + b"b" * 1024)  # 1 MiB announced, 1 KiB sent
     head = await read_head(reader)
     assert head.startswith(b"HTTP/1.1 200 "), head
@@ -329,7 +329,7 @@ async def test_dispatcher_holds_at_most_head_plus_bound(start_server: StartServe
     running = await start_server(echo_app(), h2_settings=aiohttp_h2.H2Settings(max_upgrade_body_size=bound))
     server = running.server
     head = big_head(fields=4, length=bound)
-    reader, writer = await asyncio.open_connection(running.host, running.port)
+    reader, writer = await running.open_connection()
     writer.write(head + b"b" * (bound - 1))  # the body within the bound, one byte short
     async with asyncio.timeout(5):
         while not server.pending_dispatchers or len(next(iter(server.pending_dispatchers))._buffer) < len(head) + bound - 1:
@@ -339,7 +339,7 @@ async def test_dispatcher_holds_at_most_head_plus_bound(start_server: StartServe
     assert (await read_head(reader)).startswith(b"HTTP/1.1 101 ")
     writer.close()
     # One byte over the bound: handed over at once, the body never buffered by us.
-    reader, writer = await asyncio.open_connection(running.host, running.port)
+    reader, writer = await running.open_connection()
     writer.write(big_head(fields=4, length=bound + 1) + b"b" * 100)
     async with asyncio.timeout(5):
         while server.pending_dispatchers or not server.connections:
@@ -352,7 +352,7 @@ async def test_dispatcher_holds_at_most_head_plus_bound(start_server: StartServe
 
 async def test_overlong_upgrade_head_line_answered_at_once(start_server: StartServer) -> None:
     running = await start_server(echo_app())
-    reader, writer = await asyncio.open_connection(running.host, running.port)
+    reader, writer = await running.open_connection()
     writer.write(upgrade_request(extra=b"X-Long: " + b"l" * 60_000)[:-2])  # the head never ends
     head = await read_head(reader)
     assert re.match(rb"HTTP/1\.[01] (400|431) ", head), head
