@@ -6,11 +6,13 @@ The second layer of ``H2StateMachine``, on top of ``rfc``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import h2.config
 import h2.exceptions
 import hpack
+from hyperframe.frame import ContinuationFrame, Frame, HeadersFrame
 
 from .rfc import RfcFrameBuffer, RfcStateMachine
 from .wire import CONTINUATION_TYPE, HEADERS_TYPE
@@ -51,17 +53,18 @@ class BoundedFrameBuffer(RfcFrameBuffer):
         data = self._data
         return len(data) > 3 and data[3] in (HEADERS_TYPE, CONTINUATION_TYPE)
 
-    def _update_header_buffer(self, f: Any) -> Any:
-        kind = f.type
+    def _update_header_buffer(self, f: Frame | None) -> Frame | None:
+        if f is None:
+            return super()._update_header_buffer(f)
         if self._headers_buffer:
-            if kind == CONTINUATION_TYPE:
+            if isinstance(f, ContinuationFrame):
                 self._add_to_block(f, len(self._headers_buffer) + 1)
-        elif kind == HEADERS_TYPE and "END_HEADERS" not in f.flags:
+        elif isinstance(f, HeadersFrame) and "END_HEADERS" not in f.flags:
             self._block_size = 0
             self._add_to_block(f, 1)
         return super()._update_header_buffer(f)
 
-    def _add_to_block(self, frame: Any, frames: int) -> None:
+    def _add_to_block(self, frame: HeadersFrame | ContinuationFrame, frames: int) -> None:
         self._block_size += len(frame.data)
         if self._block_size > self.max_header_block_size:
             raise HeaderBlockTooLarge(f"Header block larger than {self.max_header_block_size} bytes")
@@ -91,7 +94,7 @@ class FieldCountingDecoder(hpack.Decoder):
         self.max_fields = 2**31
         self._fields = 0
 
-    def decode(self, data: bytes, raw: bool = False) -> Any:
+    def decode(self, data: bytes, raw: bool = False) -> Iterable[hpack.HeaderTuple]:
         self._fields = 0
         return super().decode(data, raw)
 
@@ -100,11 +103,11 @@ class FieldCountingDecoder(hpack.Decoder):
         if self._fields > self.max_fields:
             raise hpack.OversizedHeaderListError(f"more than {self.max_fields} fields in one header block")
 
-    def _decode_indexed(self, data: Any) -> Any:
+    def _decode_indexed(self, data: bytes | memoryview) -> tuple[hpack.HeaderTuple, int]:
         self._count_field()
         return super()._decode_indexed(data)
 
-    def _decode_literal(self, data: Any, should_index: bool) -> Any:
+    def _decode_literal(self, data: bytes | memoryview, should_index: bool) -> tuple[hpack.HeaderTuple, int]:
         self._count_field()
         return super()._decode_literal(data, should_index)
 

@@ -8,10 +8,13 @@ returns a single event. No upstream issue found.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import h2.config
 import h2.events
+import hpack
+from hyperframe.frame import Frame
 
 from .bounds import BoundedFrameBuffer, BoundedStateMachine, FieldCountingDecoder
 from .wire import (
@@ -71,7 +74,7 @@ class BudgetedDecoder(FieldCountingDecoder):
         super().__init__()
         self._frames = frames
 
-    def decode(self, data: bytes, raw: bool = False) -> Any:
+    def decode(self, data: bytes, raw: bool = False) -> Iterable[hpack.HeaderTuple]:
         try:
             return super().decode(data, raw)
         finally:
@@ -115,7 +118,7 @@ class FloodAccountingStateMachine(BoundedStateMachine):
             self.control_frames += 1
         return BoundedStateMachine._receive_frame(self, frame)  # not super(): once per frame
 
-    def _frame_on_closed_stream(self, frame: Any, exc: Exception) -> bool:
+    def _frame_on_closed_stream(self, frame: Frame, exc: Exception) -> bool:
         """A frame on a closed stream moves nothing forward: it counts as a control
         frame, so a flood of them (one RST_STREAM back each, in h2 4.4.1) ends in
         ENHANCE_YOUR_CALM. Not the first frame after the peer's END_STREAM on a stream

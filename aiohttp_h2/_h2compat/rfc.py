@@ -19,6 +19,7 @@ import h2.settings
 import h2.stream
 import hpack
 import hyperframe.frame
+from hyperframe.frame import DataFrame, Frame, GoAwayFrame, HeadersFrame, PriorityFrame, RstStreamFrame
 
 from .wire import ACK_FLAG, HEADERS_TYPE, PRIORITY_TYPE, SETTINGS_TYPE, WINDOW_UPDATE_TYPE
 
@@ -27,6 +28,7 @@ __all__ = ("BodyLengthMismatch", "LocalSettings", "RfcFrameBuffer", "RfcStateMac
 _ConnState = h2.connection.ConnectionState
 _ConnInput = h2.connection.ConnectionInputs
 _ErrorCodes = h2.errors.ErrorCodes
+_FramesAndEvents = tuple[list[Frame], list[h2.events.Event]]
 
 
 class LocalSettings(h2.settings.Settings):
@@ -104,7 +106,7 @@ class RfcFrameBuffer(h2.frame_buffer.FrameBuffer):
         # Each frame buffer layer names its base: super() would cost every frame received.
         return h2.frame_buffer.FrameBuffer.__next__(self)
 
-    def _stream_error_frame(self, data: Any, length: int) -> StreamErrorFrame | None:
+    def _stream_error_frame(self, data: bytearray, length: int) -> StreamErrorFrame | None:
         kind = data[3]
         stream_id = int.from_bytes(data[5:9], "big") & 0x7FFFFFFF
         if not stream_id or self._headers_buffer:
@@ -186,7 +188,7 @@ class RfcStateMachine(h2.connection.H2Connection):
                 raise CompressionError(str(exc)) from exc
             raise
 
-    def _receive_priority_frame(self, frame: Any) -> Any:
+    def _receive_priority_frame(self, frame: HeadersFrame | PriorityFrame) -> _FramesAndEvents:
         if frame.depends_on == frame.stream_id and frame.type == PRIORITY_TYPE and not self._is_idle(frame.stream_id):
             # RFC 9113 §5.3.1: stream error PROTOCOL_ERROR (h2 4.4.1: connection error).
             # On an idle stream no RST_STREAM may be sent (§6.4): h2's connection error stays.
@@ -194,7 +196,7 @@ class RfcStateMachine(h2.connection.H2Connection):
             return [], events + self._stream_error(frame.stream_id, _ErrorCodes.PROTOCOL_ERROR)
         return super()._receive_priority_frame(frame)
 
-    def _receive_goaway_frame(self, frame: Any) -> Any:
+    def _receive_goaway_frame(self, frame: GoAwayFrame) -> _FramesAndEvents:
         """The peer's GOAWAY, keeping what we already queued. h2 4.4.1 clears its outbound
         buffer here ("we cannot send further data now", since python-hyper/h2#46 for
         #43; part of what python-hyper/h2#1181, open, would change), which drops HEADERS
@@ -207,7 +209,7 @@ class RfcStateMachine(h2.connection.H2Connection):
         self._data_to_send[:0] = queued
         return result
 
-    def _receive_rst_stream_frame(self, frame: Any) -> Any:
+    def _receive_rst_stream_frame(self, frame: RstStreamFrame) -> _FramesAndEvents:
         """RST_STREAM on an idle stream: connection error PROTOCOL_ERROR (RFC 9113 §6.4).
         h2 4.4.1 only notices while no stream was ever opened (its connection is still
         IDLE then); afterwards it ignores it. No upstream issue found."""
@@ -249,7 +251,9 @@ class RfcStateMachine(h2.connection.H2Connection):
         self.state_machine.process_input(_ConnInput.SEND_RST_STREAM)
         self._prepare_for_sending([hyperframe.frame.RstStreamFrame(stream_id, error_code=code)])
 
-    def _handle_data_on_closed_stream(self, events: Any, exc: Any, frame: Any) -> Any:
+    def _handle_data_on_closed_stream(
+        self, events: list[h2.events.Event], exc: h2.exceptions.StreamClosedError, frame: DataFrame
+    ) -> _FramesAndEvents:
         """DATA after the peer's END_STREAM: connection error STREAM_CLOSED (RFC 9113
         §5.1 "closed"; h2's own purged-stream path already makes it one). On a stream
         closed by a reset, see ``_frame_on_closed_stream``; h2 4.4.1 answers every
@@ -264,7 +268,7 @@ class RfcStateMachine(h2.connection.H2Connection):
             frames = [f for f in frames if not isinstance(f, hyperframe.frame.RstStreamFrame)]
         return frames, events
 
-    def _receive_headers_frame(self, frame: Any) -> Any:
+    def _receive_headers_frame(self, frame: HeadersFrame) -> _FramesAndEvents:
         """HEADERS on a closed stream: see ``_frame_on_closed_stream`` (h2 has decoded
         the block by then, so the HPACK state stays in step)."""
         try:
@@ -274,7 +278,7 @@ class RfcStateMachine(h2.connection.H2Connection):
                 return [], []
             raise
 
-    def _frame_on_closed_stream(self, frame: Any, exc: Exception) -> bool:
+    def _frame_on_closed_stream(self, frame: Frame, exc: Exception) -> bool:
         """A frame arrived on a closed stream; True if it is to be dropped unanswered.
 
         RFC 9113 §5.1: frames on a stream *we* reset MUST be ignored (the peer may have
