@@ -8,7 +8,10 @@ name moved (``test_compat_*``).
 Sections: helpers that read or call a private name; base classes and mixins whose
 underscore methods are aiohttp's own subclass hooks (``AppRunner._make_server``,
 ``TestServer._make_runner``, the gunicorn worker's ``_run`` and
-``_create_ssl_context``), each forwarding to a public method of ours.
+``_create_ssl_context``), each forwarding to a public method of ours; the stream
+side's mixins and stand-ins (``RequestProtocolNames``, ``NoSendfile``,
+``ErrorPageHost``) for the names aiohttp and asyncio read on a request's protocol and
+transport (``tests/test_stream_compat.py``).
 
 Checked against aiohttp 3.14.5 (``CHECKED_AIOHTTP_VERSIONS``).
 """
@@ -74,18 +77,25 @@ def request_finish(request: BaseRequest) -> None:
     request._finish()
 
 
-class _ErrorPageHost(Protocol):
-    """What ``RequestHandler.handle_error`` reads from ``self``."""
+class ErrorPageHost:
+    """The ``self`` that ``RequestHandler.handle_error`` reads (``build_error_response``)
+    for one stream: ``_request_count`` (on 1, aiohttp logs a ``BadHttpMethod`` quietly,
+    as a first request of a connection that may not speak HTTP), ``logger``, ``debug``
+    and ``log_exception``."""
 
-    _request_count: int
-    logger: Any
-    debug: bool
+    __slots__ = ("_request_count", "logger", "debug")
 
-    def log_exception(self, *args: Any, **kw: Any) -> None: ...
+    def __init__(self, request_count: int, logger: Any, debug: bool) -> None:
+        self._request_count = request_count
+        self.logger = logger
+        self.debug = debug
+
+    def log_exception(self, *args: Any, **kw: Any) -> None:
+        self.logger.exception(*args, **kw)
 
 
 def build_error_response(
-    host: _ErrorPageHost,
+    host: ErrorPageHost,
     request: BaseRequest,
     status: int,
     exc: BaseException | None,
@@ -245,20 +255,3 @@ class NoSendfile:
     @property
     def _sendfile_compatible(self) -> Any:
         raise NotImplementedError("sendfile cannot frame a stream's DATA")
-
-
-class ErrorPageHost:
-    """The ``self`` that ``RequestHandler.handle_error`` reads (``build_error_response``)
-    for one stream: ``_request_count`` (on 1, aiohttp logs a ``BadHttpMethod`` quietly,
-    as a first request of a connection that may not speak HTTP), ``logger``, ``debug``
-    and ``log_exception``."""
-
-    __slots__ = ("_request_count", "logger", "debug")
-
-    def __init__(self, request_count: int, logger: Any, debug: bool) -> None:
-        self._request_count = request_count
-        self.logger = logger
-        self.debug = debug
-
-    def log_exception(self, *args: Any, **kw: Any) -> None:
-        self.logger.exception(*args, **kw)

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import tempfile
+from unittest import mock
 
 import pytest
 from aiohttp import http_writer, streams, web_protocol, web_ws
+from aiohttp.test_utils import make_mocked_request
 
 from aiohttp_h2._compat import ErrorPageHost, build_error_response
 from aiohttp_h2.owner import ResetReason
@@ -58,12 +61,15 @@ async def test_timeout_ceil_threshold_is_what_websocket_heartbeats_read() -> Non
     assert stream._timeout_ceil_threshold == stream.config.timeout_ceil_threshold == 5.0
 
 
-def test_request_count_is_what_handle_error_reads() -> None:
+def test_request_count_is_what_handle_error_reads(caplog: pytest.LogCaptureFixture) -> None:
     assert "self._request_count" in source_of(web_protocol.RequestHandler.handle_error)
     assert "_request_count" in web_protocol.RequestHandler.__slots__
-    host = ErrorPageHost(3, None, debug=False)
+    logger = logging.getLogger("test_stream_compat")
+    host = ErrorPageHost(3, logger, debug=False)
     assert host._request_count == 3
-    assert callable(build_error_response)
+    request = make_mocked_request("GET", "/", writer=mock.Mock(output_size=0))  # nothing sent yet
+    response = build_error_response(host, request, 500, RuntimeError("boom"))
+    assert response.status == 500 and "500" in str(response.text)
 
 
 async def test_sendfile_compatible_makes_loop_sendfile_refuse_a_stream() -> None:
