@@ -52,7 +52,7 @@ import aiohttp_h2
 from aiohttp_h2.connection import H2Protocol
 
 from .h2wire.frames import PREFACE, frame
-from .h2wire.harness import MemoryTransport
+from .h2wire.harness import MemoryServer, MemoryTransport
 
 __all__ = (
     "PREFACE",
@@ -521,9 +521,8 @@ class InProcessTarget:
         self.task_watch = TaskWatch(self.loop)
         self.runner = aiohttp_h2.AppRunner(fuzz_app(), h2_settings=self.settings, access_log=None)
         self.loop.run_until_complete(self.runner.setup())
-        server = self.runner.server
-        assert isinstance(server, aiohttp_h2.Server)
-        self.server = server
+        self.memory = MemoryServer(self.runner)
+        self.server = self.memory.server
         self.logs = LogWatch()
         self.logs.__enter__()
 
@@ -556,9 +555,7 @@ class InProcessTarget:
         errors_mark = 0
         output = OutputCheck()
         transport = RecordingTransport(loop, output)
-        dispatcher = self.server()
-        transport.set_protocol(dispatcher)
-        dispatcher.connection_made(transport)
+        self.memory.accept(transport)
         sent = bytearray()
         paused = False
 

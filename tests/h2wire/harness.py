@@ -292,11 +292,16 @@ class MemoryServer:
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader(limit=2**24, loop=loop)
         transport = MemoryTransport(loop, reader.feed_data, reader.feed_eof)
-        self.transports.append(transport)
+        self.transports.append(transport)  # reset at cleanup, if still open
+        self.accept(transport)
+        return reader, PeerWriter(transport)
+
+    def accept(self, transport: MemoryTransport) -> None:
+        """What the listening socket does for a new connection: a dispatcher protocol
+        from ``Server.__call__``, given the transport (which the dispatcher hands on)."""
         dispatcher = self.server()
         transport.set_protocol(dispatcher)
         dispatcher.connection_made(transport)
-        return reader, PeerWriter(transport)
 
     async def cleanup(self) -> None:
         for transport in self.transports:
