@@ -677,7 +677,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
     # -------------------------------------------------------- stream lifetime
     def stream_done(self, stream: H2Stream) -> None:
         """The handler task finished: finish the stream's bookkeeping."""
-        if not stream.closed and not stream.local_ended and not stream.end_pending:
+        if not stream.answered:
             # Only reachable after a failure: never leave the peer waiting.
             stream.reset(ResetReason.INTERNAL)
         elif not stream.closed and not stream.remote_ended:
@@ -697,7 +697,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
         """Drop a stream once its handler is done and nothing more will be exchanged."""
         if not stream.handler_done:
             return
-        if stream.closed or (stream.local_ended and stream.remote_ended):
+        if stream.finished:
             if self.streams.get(stream.stream_id) is stream:
                 del self.streams[stream.stream_id]
                 self._policy.release_headers(stream.header_bytes)
@@ -712,7 +712,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
     def _close_if_drained(self) -> None:
         """Shutting down: close once every handler is done and every response sent. A
         request body still arriving (the lingering of ``stream_done``) is cut short."""
-        if all(s.handler_done and (s.local_ended or s.closed) for s in self.streams.values()):
+        if all(s.handler_done and s.done_sending for s in self.streams.values()):
             self._goaway_and_close(ErrorCodes.NO_ERROR)
 
     # ------------------------------------------------------------ idle / close

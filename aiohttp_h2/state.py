@@ -172,6 +172,23 @@ class StreamState:
         return self.sending is Sending.ENDED
 
     @property
+    def answered(self) -> bool:
+        """Nothing more to write: the response is complete (its end sent or queued) or
+        the stream is gone."""
+        return self.sending is not Sending.OPEN
+
+    @property
+    def done_sending(self) -> bool:
+        """Our half is over: END_STREAM went out, or the stream was reset."""
+        return self.sending is Sending.ENDED or self.sending is Sending.RESET
+
+    @property
+    def finished(self) -> bool:
+        """Nothing more will be exchanged: reset, or both halves ended."""
+        sending = self.sending
+        return sending is Sending.RESET or (sending is Sending.ENDED and self.receiving is Receiving.ENDED)
+
+    @property
     def remote_ended(self) -> bool:
         return self.receiving is Receiving.ENDED
 

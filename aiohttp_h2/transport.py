@@ -34,8 +34,7 @@ class StreamTransport(NoSendfile, asyncio.Transport):
         return self._stream.owner.get_extra_info(name, default)
 
     def is_closing(self) -> bool:
-        stream = self._stream
-        return stream.closed or stream.local_ended or stream.end_pending
+        return self._stream.answered
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         stream = self._stream
@@ -61,7 +60,7 @@ class StreamTransport(NoSendfile, asyncio.Transport):
 
     def close(self) -> None:
         stream = self._stream
-        if stream.closed or stream.local_ended or stream.end_pending:
+        if stream.answered:
             return
         if stream.headers_sent:
             stream.send_body(b"", True)

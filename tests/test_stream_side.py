@@ -38,6 +38,21 @@ def test_a_response_with_a_body_goes_through_every_sending_state() -> None:
     assert state.local_ended
 
 
+def test_the_questions_the_owner_asks() -> None:
+    state = StreamState(remote_ended=False)
+    assert not (state.answered or state.done_sending or state.finished)
+    state._final_headers_sent(end_stream=False)
+    state._end_queued()
+    assert state.answered and not state.done_sending  # complete, not all sent
+    state._ended_locally()
+    assert state.done_sending and not state.finished  # the request body still arrives
+    state._end_received()
+    assert state.finished
+    reset = StreamState(remote_ended=False)
+    reset._reset()
+    assert reset.answered and reset.done_sending and reset.finished
+
+
 def test_headers_with_end_stream_end_our_half() -> None:
     state = StreamState(remote_ended=False)
     state._final_headers_sent(end_stream=True)
