@@ -406,7 +406,7 @@ def test_response_block_drops_connection_specific_fields() -> None:
 
 
 def test_h2_internals_we_override_still_exist() -> None:
-    """If this fails, h2 moved an internal that _h2compat.py overrides."""
+    """If this fails, h2 moved an internal that _h2compat overrides (see also tests/test_h2compat.py)."""
     import h2
     import h2.connection
     import h2.exceptions
