@@ -17,18 +17,23 @@ import asyncio
 import dataclasses
 import enum
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from aiohttp.abc import AbstractAccessLogger
+    from aiohttp.web_request import BaseRequest
+    from aiohttp.web_response import StreamResponse
 
     from .stream import H2Stream
 
-__all__ = ("HeaderBlock", "ResetReason", "StreamConfig", "StreamOwner")
+__all__ = ("Handler", "HeaderBlock", "ResetReason", "StreamConfig", "StreamOwner")
 
 #: A header block as the owner sends it: (name, value) pairs, pseudo-headers first.
 HeaderBlock = list[tuple[bytes, bytes]]
+#: A request handler, as ``web.Server`` runs it.
+Handler = Callable[["BaseRequest"], Awaitable["StreamResponse"]]
 
 
 class ResetReason(enum.Enum):
@@ -58,7 +63,7 @@ class StreamConfig:
     access_logger: AbstractAccessLogger | None
     debug: bool
     request_factory: Callable[..., Any]
-    request_handler: Callable[[Any], Awaitable[Any]]
+    request_handler: Handler
     read_bufsize: int
     max_line_size: int
     max_field_size: int
@@ -79,7 +84,7 @@ class StreamOwner(Protocol):
         """The connection's socket buffer is full (``pause_writing``)."""
 
     @property
-    def ssl_context(self) -> Any: ...
+    def ssl_context(self) -> ssl.SSLContext | None: ...
 
     @property
     def peername(self) -> Any: ...

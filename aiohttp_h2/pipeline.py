@@ -22,8 +22,10 @@ from .message import stand_in_message
 from .owner import ResetReason
 
 if TYPE_CHECKING:
+    from aiohttp.http_parser import RawRequestMessage
     from aiohttp.web_request import BaseRequest
 
+    from .owner import Handler
     from .stream import H2Stream
 
 __all__ = ("serve_stream", "answer_with", "peer_label")
@@ -31,7 +33,7 @@ __all__ = ("serve_stream", "answer_with", "peer_label")
 logger = logging.getLogger("aiohttp_h2")
 
 
-async def serve_stream(stream: H2Stream, message: Any, handler: Any = None) -> None:
+async def serve_stream(stream: H2Stream, message: RawRequestMessage, handler: Handler | None = None) -> None:
     """Build the request, run the app's handler, send its response, log it."""
     ctx = stream.config
     loop = ctx.loop
@@ -75,7 +77,9 @@ async def serve_stream(stream: H2Stream, message: Any, handler: Any = None) -> N
         stream.handler_finished()
 
 
-def _build_request(stream: H2Stream, message: Any, handler: Any) -> tuple[BaseRequest, Any]:
+def _build_request(
+    stream: H2Stream, message: RawRequestMessage, handler: Handler | None
+) -> tuple[BaseRequest, Handler]:
     """The request and the handler to run for it.
 
     aiohttp's ``BaseRequest()`` can refuse a message that passed our checks (yarl parses
@@ -101,7 +105,7 @@ def _build_request(stream: H2Stream, message: Any, handler: Any) -> tuple[BaseRe
     return request, handler or ctx.request_handler
 
 
-def answer_with(error: web.HTTPException) -> Any:
+def answer_with(error: web.HTTPException) -> Handler:
     """A request handler that answers with ``error``, for requests the app never sees."""
 
     async def answer(request: web.BaseRequest) -> web.StreamResponse:

@@ -40,9 +40,12 @@ from .transport import StreamTransport
 from .writer import H2StreamWriter
 
 if TYPE_CHECKING:
+    import ssl
+
+    from aiohttp.http_parser import RawRequestMessage
     from aiohttp.web_request import BaseRequest
 
-    from .owner import StreamConfig, StreamOwner
+    from .owner import Handler, StreamConfig, StreamOwner
 
 __all__ = ("H2Stream",)
 
@@ -100,7 +103,7 @@ class H2Stream(StreamState, RequestProtocolNames):
         self._transport: StreamTransport | None = None
         self._drain_waiter: asyncio.Future[None] | None = None
 
-    def start(self, message: Any, handler: Any = None) -> asyncio.Task[None]:
+    def start(self, message: RawRequestMessage, handler: Handler | None = None) -> asyncio.Task[None]:
         """Make the body reader and the response writer, and run the handler (``handler``
         instead of the app's, for requests the app never sees)."""
         if not self.remote_ended:
@@ -154,7 +157,7 @@ class H2Stream(StreamState, RequestProtocolNames):
         return self._transport
 
     @property
-    def ssl_context(self) -> Any:
+    def ssl_context(self) -> ssl.SSLContext | None:
         return self.owner.ssl_context
 
     @property
