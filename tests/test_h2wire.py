@@ -3,8 +3,10 @@ the in-memory connection, checked against what the rest of the suite relies on."
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import time
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -41,6 +43,15 @@ pytestmark = pytest.mark.timeout(20)
 
 
 # ------------------------------------------------------------------ frames
+@pytest.mark.parametrize("module", ["h2wire/frames.py", "h2wire/conn.py", "conformance/support.py"])
+def test_the_conformance_client_does_not_use_h2(module: str) -> None:
+    """The client that judges our use of h2 must not itself decode or encode with it."""
+    tree = ast.parse((Path(__file__).parent / module).read_text())
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not {name for name in imported if name.split(".")[0] in ("h2", "hyperframe", "aiohttp_h2")}, imported
+
+
 def test_decoder_cuts_frames_at_any_byte_boundary() -> None:
     wire = b"".join(
         [
@@ -150,6 +161,7 @@ async def test_an_hour_of_idleness_passes_at_once(memory_server: StartMemoryServ
     server = await memory_server(make_app(), h2_settings=aiohttp_h2.H2Settings(idle_timeout=3600))
     client = await RawClient.open(server)
     loop = asyncio.get_running_loop()
+    assert isinstance(loop, FakeClockLoop)  # the fake_clock marker's doing (tests/conftest.py)
     started, real = loop.time(), time.monotonic()
     await client.wait_closed(timeout=4000)
     assert loop.time() - started == pytest.approx(3600) and time.monotonic() - real < 5
