@@ -17,8 +17,6 @@ flight are done.
 
 from __future__ import annotations
 
-import asyncio
-
 from ._h2compat import H2StateMachine
 from .lifecycle import ConnState, Lifecycle
 
@@ -33,17 +31,14 @@ ANNOUNCE_TIMEOUT = 1.0
 
 
 class GracefulShutdown:
-    """The two GOAWAYs of one connection, and a future that ``wait_done`` awaits until
-    the connection has stopped writing. Where the connection is on its way out is its
+    """The two GOAWAYs of one connection. Where the connection is on its way out is its
     ``Lifecycle`` state (ANNOUNCED, DRAINING...); the wait for the PING's ACK is its
-    ``Deadline.ANNOUNCE``."""
+    ``Deadline.ANNOUNCE``; ``H2Protocol.shutdown`` awaits the end of the writing."""
 
-    __slots__ = ("_life", "_loop", "_done")
+    __slots__ = ("_life",)
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, life: Lifecycle) -> None:
+    def __init__(self, life: Lifecycle) -> None:
         self._life = life
-        self._loop = loop
-        self._done: asyncio.Future[None] | None = None
 
     def announce(self, conn: H2StateMachine) -> bool:
         """Queue GOAWAY(2^31-1) and the PING (the final GOAWAY follows its ACK, or
@@ -67,21 +62,3 @@ class GracefulShutdown:
         conn.send_goaway(last_stream_id)
         self._life.finish_announcement()
         return True
-
-    def connection_done(self) -> None:
-        """The connection wrote its last bytes (or was lost): release ``wait_done``."""
-        done = self._future()
-        if not done.done():
-            done.set_result(None)
-
-    async def wait_done(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` for ``connection_done``; True if it came."""
-        done = self._future()
-        if not done.done():
-            await asyncio.wait([done], timeout=timeout)
-        return done.done()
-
-    def _future(self) -> asyncio.Future[None]:
-        if self._done is None:
-            self._done = self._loop.create_future()
-        return self._done

@@ -715,7 +715,7 @@ def _timers_pointing_at(loop: asyncio.AbstractEventLoop, protocol: H2Protocol) -
         # The connection's one deadline timer calls back into the connection.
         owners.append(getattr(getattr(owners[0], "_on_due", None), "__self__", None))
         for owner in owners:
-            if owner is protocol or getattr(owner, "conn", None) is protocol:
+            if owner in (protocol, protocol.session) or getattr(owner, "owner", None) is protocol.session:
                 found.append(repr(handle))
                 break
     return found

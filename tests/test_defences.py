@@ -626,7 +626,7 @@ async def test_one_read_is_processed_in_bounded_turns(
     # so the turns are told apart by the loop, not by wrapping that method).
     handled: list[int] = []
     turn_open = False
-    handle_event = protocol._handle_event
+    handle_event = protocol.session._handle_event
     loop = asyncio.get_running_loop()
 
     def end_turn() -> None:
@@ -643,7 +643,7 @@ async def test_one_read_is_processed_in_bounded_turns(
             handled[-1] += 1
         handle_event(event)
 
-    protocol._handle_event = counting_handle  # type: ignore[method-assign]
+    protocol.session._handle_event = counting_handle  # type: ignore[method-assign]
     fields = [(f"x-field-{n}".encode(), b"v") for n in range(16)]
     sids = []
     for _ in range(300):

@@ -192,7 +192,7 @@ async def test_streams_reset_before_their_handler_starts_are_forgotten(start_ser
         await client.wait_for(lambda r=round_: len(client.reset_codes()) == 10 * (r + 1), what="our resets")
         protocol = _protocol(server)
         await until(lambda p=protocol: not p.streams)
-        assert protocol._policy.header_bytes == 0
+        assert protocol.session.policy.header_bytes == 0
     assert REFUSED_STREAM not in client.reset_codes().values()
     assert handlers.started == 0  # cancelled before they ran
     sid = await client.request("/ok")
@@ -340,17 +340,17 @@ async def test_header_bytes_held_by_streams_are_bounded(start_server: StartServe
     await client.wait_for(lambda: len(client.reset_codes()) == 6, what="six refused streams")
     assert client.reset_codes() == {sid: REFUSED_STREAM for sid in stream_ids[4:]}
     protocol = _protocol(server)
-    assert protocol._policy.header_bytes == 4 * AMPLIFIED_SIZE
+    assert protocol.session.policy.header_bytes == 4 * AMPLIFIED_SIZE
     release.set()
     for stream_id in stream_ids[:4]:
         assert await client.response(stream_id) == (200, b"parked")
     await until(lambda: not protocol.streams)
-    assert protocol._policy.header_bytes == 0
+    assert protocol.session.policy.header_bytes == 0
     # Room again: as many as before fit.
     again = [await client.request("/park") for _ in range(4)]
     for stream_id in again:
         assert await client.response(stream_id) == (200, b"parked")
-    await until(lambda: protocol._policy.header_bytes == 0)
+    await until(lambda: protocol.session.policy.header_bytes == 0)
     client.close()
 
 

@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 
 import aiohttp_h2
-from aiohttp_h2 import connection
+from aiohttp_h2 import connection, sending, session
 from aiohttp_h2.context import ServerContext
 from aiohttp_h2.owner import ResetReason, StreamConfig, StreamOwner
 from aiohttp_h2.settings import H2Settings
@@ -50,11 +50,11 @@ def test_stream_side_names_no_http2_error_code(filename: str) -> None:
 
 
 def test_every_reset_reason_has_an_http2_code() -> None:
-    codes = {reason: int(connection._RESET_CODES[reason]) for reason in ResetReason}
+    codes = {reason: int(sending._RESET_CODES[reason]) for reason in ResetReason}
     assert codes == {ResetReason.NO_ERROR: 0x0, ResetReason.CANCEL: 0x8, ResetReason.INTERNAL: 0x2}
 
 
-def test_h2protocol_implements_every_owner_call() -> None:
+def test_h2session_implements_every_owner_call() -> None:
     members = {
         name
         for name in vars(StreamOwner)
@@ -62,7 +62,7 @@ def test_h2protocol_implements_every_owner_call() -> None:
     }
     assert members >= {"send_headers", "send_data", "send_trailers", "send_interim", "reset_stream"}
     for name in members:
-        assert callable(getattr(connection.H2Protocol, name)), name
+        assert callable(getattr(session.H2Session, name)), name
 
 
 def make_context(loop: asyncio.AbstractEventLoop, **kwargs: object) -> ServerContext:
@@ -94,6 +94,6 @@ def test_trailers_are_declared_but_not_sent_yet() -> None:
     try:
         proto = connection.H2Protocol(make_context(loop))
         with pytest.raises(NotImplementedError, match="trailers"):
-            proto.send_trailers(None, [(b"grpc-status", b"0")])  # type: ignore[arg-type]
+            proto.session.send_trailers(None, [(b"grpc-status", b"0")])  # type: ignore[arg-type]
     finally:
         loop.close()

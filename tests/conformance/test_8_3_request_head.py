@@ -20,7 +20,7 @@ import pytest
 from aiohttp import web
 
 import aiohttp_h2
-from aiohttp_h2.connection import H2Protocol
+from aiohttp_h2.session import H2Session
 
 from ..fuzz_support import TaskWatch
 from ..h2wire.frames import GOAWAY, INTERNAL_ERROR, PROTOCOL_ERROR, RST_STREAM, Headers, data_frame
@@ -254,10 +254,10 @@ async def test_unexpected_exception_is_goaway_internal_error(
     line with the traceback, and other connections are served."""
     watch = TaskWatch(asyncio.get_running_loop())
 
-    def broken(self: H2Protocol, event: object) -> None:
+    def broken(self: H2Session, event: object) -> None:
         raise RuntimeError("injected fault in _on_data")
 
-    monkeypatch.setattr(H2Protocol, "_on_data", broken)
+    monkeypatch.setattr(H2Session, "_on_data", broken)
     c = await connect()
     await c.send(c.post(1), data_frame(1, b"body", end_stream=True))
     await c.expect_connection_error(INTERNAL_ERROR)
