@@ -28,7 +28,7 @@ from .deadlines import Clock, Deadline, DeadlineTimer
 from .flow import Credit
 from .lifecycle import Lifecycle
 from .message import RequestRejected, rejected_request_message
-from .owner import HeaderBlock, ResetReason
+from .owner import Handler, HeaderBlock, ResetReason
 from .pipeline import answer_with as _answer_with
 from .pipeline import peer_label as _peer
 from .policy import AbusePolicy
@@ -38,6 +38,8 @@ from .stream import H2Stream
 from .upgrade import Handover
 
 if TYPE_CHECKING:
+    from aiohttp.http_parser import RawRequestMessage
+
     from .context import ServerContext
     from .upgrade import UpgradeRequest
 
@@ -238,10 +240,10 @@ class H2Session(Closing):
     def _start_stream(
         self,
         stream_id: int,
-        message: Any,
+        message: RawRequestMessage,
         expect_continue: bool,
         ended: bool,
-        handler: Any = None,
+        handler: Handler | None = None,
         header_bytes: int = 0,
     ) -> H2Stream:
         ctx = self.ctx
