@@ -19,14 +19,16 @@ Checked against aiohttp 3.14.5 (``CHECKED_AIOHTTP_VERSIONS``).
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, cast
 
 from aiohttp import web, web_protocol
 
 if TYPE_CHECKING:
     from aiohttp.web_request import BaseRequest
+    from aiohttp.worker import GunicornWebWorker
 
 __all__ = (
     "CHECKED_AIOHTTP_VERSIONS",
@@ -85,13 +87,14 @@ class ErrorPageHost:
 
     __slots__ = ("_request_count", "logger", "debug")
 
-    def __init__(self, request_count: int, logger: Any, debug: bool) -> None:
+    def __init__(self, request_count: int, logger: logging.Logger, debug: bool) -> None:
         self._request_count = request_count
         self.logger = logger
         self.debug = debug
 
-    def log_exception(self, *args: Any, **kw: Any) -> None:
-        self.logger.exception(*args, **kw)
+    def log_exception(self, msg: object, *args: object, exc_info: BaseException | bool | None = True) -> None:
+        """How ``handle_error`` logs: a message, its arguments and the exception."""
+        self.logger.exception(msg, *args, exc_info=exc_info)
 
 
 def build_error_response(
@@ -107,7 +110,11 @@ def build_error_response(
     byte-for-byte identical to HTTP/1.1. It logs the exception the same way and raises
     ``ConnectionError`` when the response has already started.
     """
-    handle_error: Any = web_protocol.RequestHandler.handle_error
+    # The duck-typed ``self`` is the point: a precise signature, not aiohttp's RequestHandler.
+    handle_error = cast(
+        Callable[[ErrorPageHost, "BaseRequest", int, BaseException | None, str | None], web.StreamResponse],
+        web_protocol.RequestHandler.handle_error,
+    )
     response: web.StreamResponse = handle_error(host, request, status, exc, message)
     return response
 
@@ -161,6 +168,12 @@ class TestServerHooks:
         raise NotImplementedError
 
 
+class _ServingWorker(Protocol):
+    """What ``GunicornWorkerHooks`` calls on aiohttp's worker: its serving coroutine."""
+
+    async def _run(self) -> None: ...
+
+
 class GunicornWorkerHooks:
     """Mixin for ``aiohttp.worker.GunicornWebWorker`` (it does not import gunicorn).
 
@@ -170,26 +183,26 @@ class GunicornWorkerHooks:
     """
 
     async def _run(self) -> None:
-        parent: Any = super()
+        parent = cast(_ServingWorker, super())  # the worker class this is mixed into
         await self.serve(parent._run)
 
     async def serve(self, run: Callable[[], Awaitable[None]]) -> None:
         await run()
 
-    def _create_ssl_context(self, cfg: Any) -> ssl.SSLContext:
+    def _create_ssl_context(self, cfg: object) -> ssl.SSLContext:
         return self.ssl_context(cfg)
 
-    def ssl_context(self, cfg: Any) -> ssl.SSLContext:
+    def ssl_context(self, cfg: object) -> ssl.SSLContext:
         return aiohttp_worker_ssl_context(cfg)
 
 
-def worker_log_format(worker: Any, source_format: str) -> str:
+def worker_log_format(worker: GunicornWebWorker, source_format: str) -> str:
     """The access-log format aiohttp's worker derives from gunicorn's ``access_log_format``."""
     log_format: str = worker._get_valid_log_format(source_format)
     return log_format
 
 
-def aiohttp_worker_ssl_context(cfg: Any) -> ssl.SSLContext:
+def aiohttp_worker_ssl_context(cfg: object) -> ssl.SSLContext:
     """The TLS context aiohttp's own gunicorn worker builds from gunicorn's config."""
     from aiohttp.worker import GunicornWebWorker
 
@@ -253,5 +266,5 @@ class NoSendfile:
     __slots__ = ()
 
     @property
-    def _sendfile_compatible(self) -> Any:
+    def _sendfile_compatible(self) -> NoReturn:
         raise NotImplementedError("sendfile cannot frame a stream's DATA")

@@ -10,16 +10,18 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
+from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.helpers import DEFAULT_CHUNK_SIZE
 from aiohttp.log import access_logger as default_access_logger
 from aiohttp.log import server_logger
 from aiohttp.web_log import AccessLogger
+from aiohttp.web_request import BaseRequest
 
-from .owner import StreamConfig
+from .owner import Handler, StreamConfig
 from .settings import H2Settings
 
 __all__ = ("ServerContext",)
@@ -29,8 +31,8 @@ __all__ = ("ServerContext",)
 class ServerContext:
     loop: asyncio.AbstractEventLoop
     settings: H2Settings
-    request_handler: Callable[[Any], Awaitable[Any]]
-    request_factory: Callable[..., Any]
+    request_handler: Handler
+    request_factory: Callable[..., BaseRequest]
     handler_cancellation: bool
     server: Any
     logger: logging.Logger
@@ -69,7 +71,7 @@ class ServerContext:
 
     @classmethod
     def from_server(
-        cls, server: Any, loop: asyncio.AbstractEventLoop, settings: H2Settings, kwargs: dict[str, Any]
+        cls, server: web.Server, loop: asyncio.AbstractEventLoop, settings: H2Settings, kwargs: dict[str, Any]
     ) -> ServerContext:
         access_log = kwargs.get("access_log", default_access_logger)
         access_logger: AbstractAccessLogger | None = None

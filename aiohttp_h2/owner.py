@@ -19,7 +19,7 @@ import enum
 import logging
 import ssl
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from aiohttp.abc import AbstractAccessLogger
@@ -62,7 +62,8 @@ class StreamConfig:
     logger: logging.Logger
     access_logger: AbstractAccessLogger | None
     debug: bool
-    request_factory: Callable[..., Any]
+    #: ``web.Server.request_factory``; the stream stands in for its ``RequestHandler``.
+    request_factory: Callable[..., BaseRequest]
     request_handler: Handler
     read_bufsize: int
     max_line_size: int
@@ -87,12 +88,12 @@ class StreamOwner(Protocol):
     def ssl_context(self) -> ssl.SSLContext | None: ...
 
     @property
-    def peername(self) -> Any: ...
+    def peername(self) -> object: ...
 
     @property
-    def sockname(self) -> Any: ...
+    def sockname(self) -> object: ...
 
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
+    def get_extra_info(self, name: str, default: object = None) -> object:
         """The connection transport's extra info (``request.transport``)."""
 
     def send_interim(self, stream: H2Stream, block: HeaderBlock) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from aiohttp.web_exceptions import HTTPException, HTTPInternalServerError
@@ -114,7 +114,7 @@ def answer_with(error: web.HTTPException) -> Handler:
     return answer
 
 
-def peer_label(peername: Any) -> str:
+def peer_label(peername: object) -> str:
     """The peer's address for a log line."""
     if isinstance(peername, tuple) and peername:
         return str(peername[0])
@@ -131,7 +131,11 @@ def _error_response(
     return build_error_response(host, request, status, exc)
 
 
-async def _finish_response(stream: H2Stream, request: BaseRequest, resp: Any, start: float | None) -> None:
+async def _finish_response(
+    stream: H2Stream, request: BaseRequest, resp: web.StreamResponse, start: float | None
+) -> None:
+    # ``resp`` is what the handler returned: checked here, as aiohttp does, since an app
+    # may return anything (or nothing).
     ctx = stream.config
     request_finish(request)
     try:

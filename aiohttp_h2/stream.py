@@ -23,7 +23,7 @@ The owner tells the stream what happened through its methods only (``data_receiv
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from aiohttp.streams import EMPTY_PAYLOAD, StreamReader
@@ -161,11 +161,11 @@ class H2Stream(StreamState, RequestProtocolNames):
         return self.owner.ssl_context
 
     @property
-    def peername(self) -> Any:
+    def peername(self) -> object:
         return self.owner.peername
 
     @property
-    def sockname(self) -> Any:
+    def sockname(self) -> object:
         return self.owner.sockname
 
     @property
@@ -208,7 +208,7 @@ class H2Stream(StreamState, RequestProtocolNames):
     def keep_alive(self, val: bool) -> None:
         """Keep-alive belongs to the connection; a stream has nothing to keep."""
 
-    def set_parser(self, parser: Any, data_received_cb: Any = None) -> None:
+    def set_parser(self, parser: object, data_received_cb: object = None) -> None:
         raise RuntimeError("protocol upgrades (WebSocket) are not supported over HTTP/2 streams")
 
     def pause_reading(self) -> None:

@@ -10,6 +10,7 @@ onto a multiplexed connection.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ._compat import NoSendfile
@@ -28,7 +29,7 @@ class StreamTransport(NoSendfile, asyncio.Transport):
         super().__init__()
         self._stream = stream
 
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
+    def get_extra_info(self, name: str, default: object = None) -> object:
         if name == "h2_stream_id":
             return self._stream.stream_id
         return self._stream.owner.get_extra_info(name, default)
@@ -48,7 +49,7 @@ class StreamTransport(NoSendfile, asyncio.Transport):
                 raise RuntimeError("cannot write body bytes before the response headers over HTTP/2")
         stream.send_body(data, False)
 
-    def writelines(self, list_of_data: Any) -> None:
+    def writelines(self, list_of_data: Iterable[bytes | bytearray | memoryview]) -> None:
         for data in list_of_data:
             self.write(data)
 
@@ -91,5 +92,5 @@ class StreamTransport(NoSendfile, asyncio.Transport):
     def get_protocol(self) -> Any:
         return self._stream
 
-    def set_protocol(self, protocol: Any) -> None:
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
         raise RuntimeError("an HTTP/2 stream cannot change its protocol")

@@ -19,7 +19,6 @@ from __future__ import annotations
 import inspect
 import ssl
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiohttp import web
 from aiohttp.worker import GunicornUVLoopWebWorker, GunicornWebWorker
@@ -44,7 +43,7 @@ class GunicornH2Worker(GunicornWorkerHooks, GunicornWebWorker):  # type: ignore[
     #: Settings for apps that do not bring their own through ``handler_args``.
     h2_settings: H2Settings | None = None
     #: What gunicorn loaded: an Application or an async factory (set by gunicorn's base worker).
-    wsgi: Any
+    wsgi: object
 
     async def serve(self, run: Callable[[], Awaitable[None]]) -> None:
         # aiohttp's run builds a plain web.AppRunner unless the app factory returns a
@@ -59,7 +58,7 @@ class GunicornH2Worker(GunicornWorkerHooks, GunicornWebWorker):  # type: ignore[
         finally:
             self.wsgi = target
 
-    def _runner_factory(self, target: Any) -> Callable[[], Awaitable[web.AppRunner]]:
+    def _runner_factory(self, target: object) -> Callable[[], Awaitable[web.AppRunner]]:
         async def make_runner() -> web.AppRunner:
             app = target
             if not isinstance(app, web.Application) and inspect.iscoroutinefunction(app):
@@ -87,7 +86,7 @@ class GunicornH2Worker(GunicornWorkerHooks, GunicornWebWorker):  # type: ignore[
 
         return make_runner
 
-    def ssl_context(self, cfg: Any) -> ssl.SSLContext:
+    def ssl_context(self, cfg: object) -> ssl.SSLContext:
         """gunicorn's context (so its ``ssl_context`` hook applies), then our ALPN.
 
         Called by aiohttp's run after the runner's setup, when the app's own

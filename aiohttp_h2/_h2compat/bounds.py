@@ -7,7 +7,6 @@ The second layer of ``H2StateMachine``, on top of ``rfc``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 import h2.config
 import h2.exceptions
@@ -71,7 +70,7 @@ class BoundedFrameBuffer(RfcFrameBuffer):
         if frames > MAX_HEADER_BLOCK_FRAMES:
             raise HeaderBlockTooLarge(f"Header block spans more than {MAX_HEADER_BLOCK_FRAMES} frames")
 
-    def __next__(self) -> Any:
+    def __next__(self) -> Frame:
         data = self._data
         if len(data) >= 9:
             self._validate_frame_length(int.from_bytes(data[:3], "big"))

@@ -9,7 +9,6 @@ returns a single event. No upstream issue found.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 import h2.config
 import h2.events
@@ -36,17 +35,20 @@ _CONTROL_TYPES = frozenset(
 )
 
 
-def is_control(frame: Any) -> bool:
+def is_control(frame: Frame) -> bool:
     """A frame that moves no request forward by its type: a control frame, an unknown
     type, a stream error standing in for a frame (``rfc.StreamErrorFrame``), or an
     empty HEADERS/CONTINUATION/DATA fragment (an empty DATA frame that ends its stream
-    does move it forward)."""
+    does move it forward). Only DATA, HEADERS, PUSH_PROMISE and CONTINUATION reach the
+    ``data`` test, and all four have it (``Frame`` itself does not); a frame has a
+    ``type`` once parsed."""
     kind = frame.type
     return (
         kind in _CONTROL_TYPES
+        or kind is None
         or kind > CONTINUATION_TYPE
         or kind < 0
-        or (not frame.data and (kind == HEADERS_TYPE or "END_STREAM" not in frame.flags))
+        or (not getattr(frame, "data", b"") and (kind == HEADERS_TYPE or "END_STREAM" not in frame.flags))
     )
 
 
@@ -58,7 +60,7 @@ class BudgetedFrameBuffer(BoundedFrameBuffer):
         #: Frames h2 may take from the buffer in this step (see ``receive_step``).
         self.frame_allowance = 2**31
 
-    def __next__(self) -> Any:
+    def __next__(self) -> Frame:
         if self.frame_allowance <= 0:
             raise StopIteration  # the rest stays buffered for the next step
         self.frame_allowance -= 1
@@ -113,7 +115,7 @@ class FloodAccountingStateMachine(BoundedStateMachine):
         events = self.receive_data(data)
         return events, max_work - frames.frame_allowance
 
-    def _receive_frame(self, frame: Any) -> list[h2.events.Event]:
+    def _receive_frame(self, frame: Frame) -> list[h2.events.Event]:
         if is_control(frame):
             self.control_frames += 1
         return BoundedStateMachine._receive_frame(self, frame)  # not super(): once per frame

@@ -7,8 +7,6 @@ make it unnecessary; ``tests/test_h2compat.py`` shows plain h2 still behaving th
 
 from __future__ import annotations
 
-from typing import Any
-
 import h2.config
 import h2.connection
 import h2.errors
@@ -66,16 +64,21 @@ class CompressionError(h2.exceptions.ProtocolError):
     error_code = _ErrorCodes.COMPRESSION_ERROR
 
 
-class StreamErrorFrame:
-    """Stands in for a frame that is a stream error by itself (see ``RfcFrameBuffer``)."""
+class StreamErrorFrame(Frame):
+    """Stands in for a frame that is a stream error by itself (see ``RfcFrameBuffer``).
+
+    A ``Frame`` (of no type h2 knows, with no flags) so that the frame buffer yields
+    frames only; ``RfcStateMachine._receive_frame`` takes it before h2 sees it."""
 
     type = -1
-    flags: frozenset[str] = frozenset()
     data = b""
 
     def __init__(self, stream_id: int, error_code: h2.errors.ErrorCodes) -> None:
-        self.stream_id = stream_id
+        super().__init__(stream_id)
         self.error_code = error_code
+
+    def _body_repr(self) -> str:
+        return f"error_code={self.error_code!r}"
 
 
 _CHECKED_TYPES = frozenset((SETTINGS_TYPE, PRIORITY_TYPE, WINDOW_UPDATE_TYPE))
@@ -92,7 +95,7 @@ class RfcFrameBuffer(h2.frame_buffer.FrameBuffer):
       deliberate choice (python-hyper/h2#107, closed).
     """
 
-    def __next__(self) -> Any:
+    def __next__(self) -> Frame:
         data = self._data
         if len(data) >= 9 and data[3] in _CHECKED_TYPES:
             length = int.from_bytes(data[:3], "big")
@@ -159,7 +162,7 @@ class RfcStateMachine(h2.connection.H2Connection):
         """Whether the client preface and the SETTINGS frame it must start with arrived."""
         return self._peer_settings_seen
 
-    def _receive_frame(self, frame: Any) -> list[h2.events.Event]:
+    def _receive_frame(self, frame: Frame) -> list[h2.events.Event]:
         kind = frame.type
         if not self._peer_settings_seen:
             # RFC 9113 §3.4: the preface "MUST be followed by a SETTINGS frame"; anything
@@ -169,7 +172,12 @@ class RfcStateMachine(h2.connection.H2Connection):
             self._peer_settings_seen = True
         if isinstance(frame, StreamErrorFrame):
             return self._stream_error(frame.stream_id, frame.error_code)
-        if kind == HEADERS_TYPE and "PRIORITY" in frame.flags and frame.depends_on == frame.stream_id:
+        if (
+            kind == HEADERS_TYPE
+            and isinstance(frame, HeadersFrame)
+            and "PRIORITY" in frame.flags
+            and frame.depends_on == frame.stream_id
+        ):
             # RFC 9113 §5.3.1: a stream depending on itself is a stream error
             # PROTOCOL_ERROR; h2 4.4.1 makes it a connection error. Decode the block
             # (HPACK state is shared), then reset the stream instead of serving it.

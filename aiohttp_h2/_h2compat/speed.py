@@ -6,7 +6,6 @@ The top layer of ``H2StateMachine``, on top of ``flood``.
 from __future__ import annotations
 
 import struct
-from typing import Any
 
 import h2.config
 import h2.connection
@@ -23,12 +22,12 @@ _ConnInput = h2.connection.ConnectionInputs
 _StreamInput = h2.stream.StreamInputs
 
 
-def _cheap_repr(frame: Any) -> str:
-    return f"<{frame.quiet_name} stream_id={frame.stream_id}>"
+def _cheap_repr(frame: hyperframe.frame.Frame) -> str:
+    return f"<{type(frame).__name__} stream_id={frame.stream_id}>"  # the base's name (``_quiet_class``)
 
 
 def _quiet_class(base: type) -> type:
-    return type(base.__name__, (base,), {"__repr__": _cheap_repr, "quiet_name": base.__name__, "__module__": __name__})
+    return type(base.__name__, (base,), {"__repr__": _cheap_repr, "__module__": __name__})
 
 
 #: Each frame class h2 dispatches on, subclassed with a cheap ``repr``. h2 4.4.1 computes
@@ -43,7 +42,7 @@ QUIET_FRAMES: dict[type, type] = {
 class QuietFrameBuffer(BudgetedFrameBuffer):
     """Frames leave the buffer as their ``QUIET_FRAMES`` subclasses."""
 
-    def __next__(self) -> Any:
+    def __next__(self) -> hyperframe.frame.Frame:
         frame = BudgetedFrameBuffer.__next__(self)
         quiet = QUIET_FRAMES.get(frame.__class__)
         if quiet is not None:
