@@ -134,7 +134,8 @@ class Sending:
     def send_data(self, stream: H2Stream) -> None:
         if self.sending.add(stream):
             stream.note_send_progress(self._clock.time())
-            self._watch_sending()
+            if not self.deadlines.armed(Deadline.SEND):
+                self._watch_sending()
         if not self.write_paused:
             self._pump()
 
