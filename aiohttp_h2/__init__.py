@@ -4,7 +4,7 @@
 else about the app (routes, middlewares, signals, responses) stays as it is.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ._versions import UncheckedVersionWarning
 from .connection import H2Protocol
@@ -41,12 +41,12 @@ __all__ = (
 _LAZY = {"GunicornH2Worker": "worker", "GunicornUVLoopH2Worker": "worker"}
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> type:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from importlib import import_module
 
-    value = getattr(import_module(f".{module}", __name__), name)
+    value: type = getattr(import_module(f".{module}", __name__), name)  # a worker class
     globals()[name] = value
     return value

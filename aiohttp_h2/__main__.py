@@ -13,8 +13,12 @@ import logging
 import socket
 import ssl
 import sys
+from collections.abc import Awaitable, Callable
 from importlib import import_module
-from typing import Any, NoReturn
+from typing import NoReturn
+
+from aiohttp import web
+from aiohttp.log import access_logger as default_access_logger
 
 from .run import ListenError, run_app
 from .settings import H2Settings
@@ -136,7 +140,11 @@ def _ssl_context(parser: argparse.ArgumentParser, args: argparse.Namespace) -> s
         _fail(f"cannot load a certificate and its key from {files}: {getattr(exc, 'reason', None) or exc}")
 
 
-def _factory(parser: argparse.ArgumentParser, entry_func: str) -> Any:
+#: ``module:function`` on the command line: called with the arguments left over, it makes the app.
+AppFactory = Callable[[list[str]], web.Application | Awaitable[web.Application]]
+
+
+def _factory(parser: argparse.ArgumentParser, entry_func: str) -> AppFactory:
     mod_str, _, func_str = entry_func.partition(":")
     if not func_str or not mod_str:
         parser.error("'entry-func' not in 'module:function' syntax")
@@ -147,7 +155,8 @@ def _factory(parser: argparse.ArgumentParser, entry_func: str) -> Any:
     except ImportError as ex:
         parser.error(f"unable to import {mod_str}: {ex}")
     try:
-        return getattr(module, func_str)
+        factory: AppFactory = getattr(module, func_str)
+        return factory
     except AttributeError:
         parser.error(f"module {mod_str!r} has no attribute {func_str!r}")
 
@@ -168,7 +177,6 @@ def main(argv: list[str] | None = None) -> None:
         host = args.hostname or "localhost"
         port = args.port
     app = func(extra_argv)
-    kwargs = {} if args.access_log else {"access_log": None}
     try:
         run_app(
             app,
@@ -178,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
             ssl_context=ssl_context,
             reuse_port=args.reuse_port or None,
             h2_settings=settings,
-            **kwargs,  # type: ignore[arg-type]
+            access_log=default_access_logger if args.access_log else None,  # run_app's default, or off
         )
     except ListenError as exc:
         _fail(str(exc))

@@ -13,7 +13,7 @@ import asyncio
 import enum
 import logging
 import re
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from aiohttp import web
 
@@ -21,6 +21,7 @@ from .upgrade import SWITCHING_PROTOCOLS, UpgradeInspector
 
 if TYPE_CHECKING:
     from .server import Server
+    from .upgrade import UpgradeRequest
 
 __all__ = ("DispatchProtocol", "PREFACE")
 
@@ -206,7 +207,7 @@ class DispatchProtocol(asyncio.Protocol):
             handler.data_received(buffered)
         return handler
 
-    def _switch_to_h2(self, buffered: bytes, upgrade: Any = None) -> None:
+    def _switch_to_h2(self, buffered: bytes, upgrade: UpgradeRequest | None = None) -> None:
         self._done()
         transport = self._transport
         assert transport is not None

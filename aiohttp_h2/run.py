@@ -135,8 +135,8 @@ async def _serve(
     *,
     host: str | Iterable[str] | None,
     port: int | None,
-    path: Any,
-    sock: Any,
+    path: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | None,
+    sock: socket.socket | Iterable[socket.socket] | None,
     ssl_context: ssl.SSLContext | None,
     print: Callable[..., None] | None,
     backlog: int,
@@ -157,12 +157,23 @@ async def _serve(
         settings = runner.server.h2_settings
         if ssl_context is not None:
             configure_alpn(ssl_context, h2=settings.h2_over_tls)
-        tcp = dict(ssl_context=ssl_context, backlog=backlog, reuse_address=reuse_address, reuse_port=reuse_port)
+
+        def tcp_site(tcp_host: str | None) -> web.TCPSite:
+            return web.TCPSite(
+                runner,
+                tcp_host,
+                port,
+                ssl_context=ssl_context,
+                backlog=backlog,
+                reuse_address=reuse_address,
+                reuse_port=reuse_port,
+            )
+
         if host is not None:
             hosts = [host] if isinstance(host, str) else list(host)
-            sites.extend(web.TCPSite(runner, h, port, **tcp) for h in hosts)  # type: ignore[arg-type]
+            sites.extend(tcp_site(h) for h in hosts)
         elif (path is None and sock is None) or port is not None:
-            sites.append(web.TCPSite(runner, port=port, **tcp))  # type: ignore[arg-type]
+            sites.append(tcp_site(None))
         if path is not None:
             paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
             for p in paths:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -13,6 +14,12 @@ from .connection import H2Protocol
 from .context import ServerContext
 from .dispatch import DispatchProtocol
 from .settings import H2Settings, pop_h2_settings
+
+if TYPE_CHECKING:
+    from aiohttp.web_request import BaseRequest
+
+    from .owner import Handler
+    from .upgrade import UpgradeRequest
 
 __all__ = ("Server",)
 
@@ -27,9 +34,9 @@ class Server(web.Server):
 
     def __init__(
         self,
-        handler: Any,
+        handler: Handler,
         *,
-        request_factory: Any = None,
+        request_factory: Callable[..., BaseRequest] | None = None,
         handler_cancellation: bool = False,
         loop: asyncio.AbstractEventLoop | None = None,
         h2_settings: H2Settings | None = None,
@@ -59,7 +66,7 @@ class Server(web.Server):
         """aiohttp's own HTTP/1.1 protocol, built exactly as ``web.Server`` builds it."""
         return super().__call__()
 
-    def make_h2_protocol(self, upgrade: Any = None) -> H2Protocol:
+    def make_h2_protocol(self, upgrade: UpgradeRequest | None = None) -> H2Protocol:
         ctx = self._h2_context
         if ctx is None:
             ctx = self._h2_context = ServerContext.from_server(

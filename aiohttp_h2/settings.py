@@ -158,7 +158,7 @@ _KINDS: dict[object, tuple[str, tuple[type, ...]]] = {
     int: ("an int", (int,)),
     float: ("a number", (int, float)),
 }
-_field_types: dict[str, Any] = {}
+_field_types: dict[str, object] = {}
 
 
 def _check_type(name: str, value: object) -> None:
@@ -199,13 +199,13 @@ def checked_h2_settings(value: object, where: str = H2_SETTINGS_KEY) -> H2Settin
     raise TypeError(f"{where} must be an aiohttp_h2.H2Settings or None, not {type(value).__name__} {value!r}{hint}")
 
 
-def handler_args_h2_settings(handler_args: Mapping[str, Any]) -> H2Settings | None:
+def handler_args_h2_settings(handler_args: Mapping[str, object]) -> H2Settings | None:
     """The settings under our key in ``handler_args`` (or runner keywords), checked."""
     return checked_h2_settings(handler_args.get(H2_SETTINGS_KEY), f"handler_args[{H2_SETTINGS_KEY!r}]")
 
 
 def pop_h2_settings(
-    kwargs: MutableMapping[str, Any], default: H2Settings | None = None
+    kwargs: MutableMapping[str, object], default: H2Settings | None = None
 ) -> H2Settings:
     """Remove our key from aiohttp keyword arguments and return the settings.
 

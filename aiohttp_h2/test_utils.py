@@ -8,6 +8,7 @@ are test extras, not runtime dependencies.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import ssl
 from collections.abc import Awaitable, Callable
@@ -73,7 +74,7 @@ class H2TestServer(TestServerHooks, TestServer):
         self.h2_settings = h2_settings
         self.ca = ca
 
-    async def start_server(self, loop: Any = None, **kwargs: Any) -> None:
+    async def start_server(self, loop: asyncio.AbstractEventLoop | None = None, **kwargs: Any) -> None:
         if self.ca is not None and kwargs.get("ssl") is None:
             kwargs["ssl"] = self.ca.server_ssl_context()
         ssl_context = kwargs.get("ssl")
@@ -126,7 +127,7 @@ class TestCA:
         return context
 
 
-def http_version(response: Any) -> str:
+def http_version(response: object) -> str:
     """``"HTTP/2"`` or ``"HTTP/1.1"`` for an httpx or an aiohttp client response."""
     version = getattr(response, "http_version", None)
     if isinstance(version, str):  # httpx: "HTTP/2", "HTTP/1.1"
@@ -138,14 +139,14 @@ def http_version(response: Any) -> str:
     raise TypeError(f"cannot tell the HTTP version of {response!r}")
 
 
-def assert_h2(response: Any) -> None:
+def assert_h2(response: object) -> None:
     """Fail unless ``response`` travelled over HTTP/2 (not a silent HTTP/1.1 fallback)."""
     version = http_version(response)
     if version != "HTTP/2":
         raise AssertionError(f"expected an HTTP/2 response, got {version}")
 
 
-def assert_http11(response: Any) -> None:
+def assert_http11(response: object) -> None:
     """Fail unless ``response`` travelled over HTTP/1.1."""
     version = http_version(response)
     if version != "HTTP/1.1":
