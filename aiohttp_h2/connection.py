@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from h2.errors import ErrorCodes
 
@@ -163,7 +163,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
         if not done.done():
             done.set_result(None)
 
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
+    def get_extra_info(self, name: str, default: object = None) -> object:
         transport = self.transport
         if transport is None:
             return default
@@ -203,7 +203,7 @@ class H2Protocol(ServerConnection, asyncio.Protocol):
         return self._done
 
 
-def _tune_socket(sock: Any, keepalive: bool) -> None:
+def _tune_socket(sock: socket.socket, keepalive: bool) -> None:
     """TCP_NODELAY, and SO_KEEPALIVE when aiohttp's ``tcp_keepalive`` is on (as its
     ``RequestHandler`` does for HTTP/1.1)."""
     try:

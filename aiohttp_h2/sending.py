@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import h2.connection
 import h2.exceptions
@@ -77,7 +77,7 @@ class SessionIO(Protocol):
     def connection_done(self) -> None:
         """The session wrote its last bytes: a graceful shutdown may stop waiting."""
 
-    def get_extra_info(self, name: str, default: Any = None) -> Any: ...
+    def get_extra_info(self, name: str, default: object = None) -> object: ...
 
 
 class Sending:
@@ -92,7 +92,7 @@ class Sending:
     handover: Handover
     policy: AbusePolicy
     deadlines: DeadlineTimer[Deadline | H2Stream]
-    peername: Any
+    peername: object
     _io: SessionIO
     _clock: Clock
     _conn_credit: Credit

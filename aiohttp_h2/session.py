@@ -13,7 +13,7 @@ Nothing here imports asyncio; tests can drive a session with a fake ``SessionIO`
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import h2.events
 import h2.exceptions
@@ -38,6 +38,8 @@ from .stream import H2Stream
 from .upgrade import Handover
 
 if TYPE_CHECKING:
+    import ssl
+
     from aiohttp.http_parser import RawRequestMessage
 
     from .context import ServerContext
@@ -79,9 +81,9 @@ class H2Session(Closing):
             ctx.max_headers, ctx.max_field_size, settings.max_header_list_size, settings.max_concurrent_streams
         )
         self._last_stream_id = 0
-        self.ssl_context: Any = None
-        self.peername: Any = None
-        self.sockname: Any = None
+        self.ssl_context: ssl.SSLContext | None = None
+        self.peername: object = None
+        self.sockname: object = None
         super().__init__()
 
     # ----------------------------------------------------------------- set-up
@@ -339,7 +341,7 @@ class H2Session(Closing):
         logger.info("HTTP/2 peer %s sent GOAWAY(%s)", _peer(self.peername), event.error_code)
         self._terminate(ConnectionResetError(f"peer sent GOAWAY({event.error_code})"))
 
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
+    def get_extra_info(self, name: str, default: object = None) -> object:
         return self._io.get_extra_info(name, default)
 
 
