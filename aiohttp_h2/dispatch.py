@@ -36,6 +36,10 @@ _HTTP1_REQUEST_LINE = re.compile(_TCHAR + rb"+ [^ \r\n]+ HTTP/[0-9]\.[0-9]\r?\n"
 #: The start of a line that may still become one is ``tchar*(?: [^\r\n]*)?\r?``: a
 #: method prefix, then anything but CR; checked piecewise by ``_line_may_continue``.
 _METHOD_PREFIX = re.compile(_TCHAR + rb"*\r?")
+_TCHAR_BYTE = re.compile(_TCHAR)
+#: Control bytes (all but HTAB and CR, which ``_line_may_continue`` checks itself) that no
+#: request line or text line carries.
+_LINE_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x0c\x0e-\x1f\x7f]")
 #: A text line that starts like a request (method, space) but is not one.
 _TEXT_LINE = re.compile(_TCHAR + rb"+ [^\r\n]*\r?\n")
 #: Longest first line waited for before deciding; a longer one goes to HTTP/1.1 (414).
@@ -149,20 +153,27 @@ class DispatchProtocol(asyncio.Protocol):
         return _Choice.DONE
 
     def _line_may_continue(self, buffer: bytes | bytearray) -> bool:
-        """Whether an incomplete first line can still become a request line, i.e. match
-        ``tchar*(?: [^\r\n]*)?\r?``; it looks only at the bytes new since the last call
-        (and the one before them: a CR is allowed only as the last byte)."""
+        """Whether an incomplete first line can still become a request line (or a text
+        line to close, see ``_choose``), i.e. match ``tchar+(?: [^CTL]*)?\r?`` where CTL
+        is any control byte but HTAB; it looks only at the bytes new since the last call
+        (and the one before them: a CR is allowed only as the last byte). Binary noise
+        (a space after a token, then control bytes) goes to HTTP/1.1 at once instead of
+        waiting for a line end that never comes."""
         start, end = self._scan, len(buffer)
         self._scan = end
         cr = buffer.find(b"\r", max(start - 1, 0))
         if 0 <= cr < end - 1:
             return False
-        if self._method_end >= 0:
-            return True
-        space = buffer.find(b" ", start)
-        if space >= 0:
-            self._method_end = space
-        return _METHOD_PREFIX.fullmatch(buffer, start, end if space < 0 else space) is not None
+        if start == 0 and _TCHAR_BYTE.fullmatch(buffer, 0, 1) is None:
+            return False  # no method: neither a request line nor a text line
+        if self._method_end < 0:
+            space = buffer.find(b" ", start)
+            if space < 0:
+                return _METHOD_PREFIX.fullmatch(buffer, start, end) is not None
+            if _METHOD_PREFIX.fullmatch(buffer, start, space) is None:
+                return False
+            self._method_end = start = space
+        return _LINE_CONTROL.search(buffer, start, end) is None
 
     def eof_received(self) -> bool | None:
         buffer = self._buffer

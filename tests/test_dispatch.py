@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 
 import httpx
@@ -65,6 +66,24 @@ async def test_prefix_of_preface_then_http1(start_server) -> None:
     data = await raw_exchange(running.port, [request[:1], request[1:2], request[2:]], delay=0.02)
     assert data.startswith(b"HTTP/1.1 200")
     assert data.endswith(b"PUT /p 1.1 3")
+
+
+@pytest.mark.parametrize(
+    "noise",
+    [b"y \xb8\x8a+\xf3\xb4l:\x07\x0c\x89\xed", b" \x13\xb6\x8a\xa5\xb8JA\xfe\x14", b"GET /\x00x"],
+    ids=["token-space-binary", "leading-space", "nul-in-target"],
+)
+async def test_binary_first_line_goes_to_http1_at_once(start_server, noise: bytes) -> None:
+    """Bytes that start like ``token SP`` but carry control bytes can become neither a
+    request line nor a text line: aiohttp answers them (400) at once, instead of the
+    dispatcher waiting ``preface_timeout`` for a line end. About 1 in 1000 random 200-byte
+    inputs looked like that before."""
+    running = await start_server(make_app())
+    reader, writer = await asyncio.open_connection(running.host, running.port)
+    writer.write(noise)
+    head = await asyncio.wait_for(reader.readline(), 2)
+    assert re.match(rb"HTTP/1\.[01] 400 ", head), head
+    writer.close()
 
 
 async def test_pipelined_requests_in_one_segment(start_server) -> None:

@@ -359,7 +359,7 @@ async def test_overlong_upgrade_head_line_answered_at_once(start_server: StartSe
     writer.close()
 
 
-_REQUEST_LINE_START = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]*(?: [^\r\n]*)?\r?")
+_REQUEST_LINE_START = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+(?: [^\x00-\x08\x0a-\x1f\x7f]*)?\r?")
 
 
 @given(st.binary(max_size=40).filter(lambda b: b"\n" not in b), st.lists(st.integers(1, 8), max_size=40))
